@@ -15,8 +15,8 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: {
-    '^@buildgraph/(nix|domain|eventstore|contracts)$': '<rootDir>/libs/$1/src',
-    '^@buildgraph/(nix|domain|eventstore|contracts)/(.*)$': '<rootDir>/libs/$1/src/$2',
+    '^@buildgraph/(nix|domain|eventstore|contracts|projections)$': '<rootDir>/libs/$1/src',
+    '^@buildgraph/(nix|domain|eventstore|contracts|projections)/(.*)$': '<rootDir>/libs/$1/src/$2',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.esdb\\.spec\\.ts$'],
   maxWorkers: 2,
