@@ -1,1 +1,6 @@
-export {};
+export * from './errors';
+export * from './subjects';
+export * from './limits';
+export * from './validators';
+export * from './commands';
+export * from './validate';
