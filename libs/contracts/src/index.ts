@@ -4,3 +4,5 @@ export * from './limits';
 export * from './validators';
 export * from './commands';
 export * from './validate';
+export * from './signing';
+export * from './trust';
