@@ -1,1 +1,11 @@
-export {};
+export * from './errors';
+export * from './base32';
+export * from './store-path';
+export * from './derivation';
+export * from './aterm';
+export * from './json';
+export * from './hash';
+export * from './placeholders';
+export * from './realisation';
+export * from './resolve';
+export * from './closure';
