@@ -127,9 +127,19 @@ export function derivationType(drv: Derivation): DerivationType {
   return type as DerivationType;
 }
 
-/** The derivation's name: env.name, which Nix also uses for the .drv path and the output paths. */
+/**
+ * The derivation's name, which Nix also uses for the .drv path and the output paths: env.name, or for
+ * structured attrs (__structuredAttrs) the "name" inside env.__json.
+ */
 export function derivationName(drv: Derivation): string {
-  const name = drv.env.name;
+  let name: unknown = drv.env.name;
+  if (name === undefined && typeof drv.env.__json === 'string') {
+    try {
+      name = (JSON.parse(drv.env.__json) as { name?: unknown }).name;
+    } catch {
+      throw new NixError('INVALID_DERIVATION', 'env.__json (structured attrs) is not valid JSON');
+    }
+  }
   if (typeof name !== 'string' || name === '') throw new NixError('INVALID_DERIVATION', "derivation has no 'name' in its environment");
   return name;
 }
