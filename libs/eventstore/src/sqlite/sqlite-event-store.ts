@@ -1,0 +1,270 @@
+import type Database from 'better-sqlite3';
+import { EventStoreError, WrongExpectedRevisionError } from '../errors';
+import { HeadNotifier, pullSubscription } from '../live';
+import type {
+  AppendResult,
+  EventData,
+  EventFilter,
+  EventStore,
+  EventsHandler,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../port';
+import { checkFilter, checkReadAll, checkReadStream, prepareAppend, type PreparedAppend } from '../validate';
+import { openDatabase, storeError, type OpenOptions } from './schema';
+
+interface PendingAppend extends PreparedAppend {
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+type Row = [position: bigint, id: string, stream: string, revision: bigint, type: string, data: string, metadata: string];
+
+const MAX_POSITION = 9223372036854775807n;
+const COLUMNS = 'position, id, stream, revision, type, data, metadata';
+
+/** Opens the embedded event store in one SQLite file (created if missing). */
+export async function openSqliteEventStore(path: string, opts: OpenOptions = {}): Promise<SqliteEventStore> {
+  return new SqliteEventStore(openDatabase(path, opts), path);
+}
+
+/**
+ * The embedded adapter. Appends are group-committed: every append made while the event loop is
+ * busy (the same tick, or during the previous commit's fsync) goes into one transaction, each
+ * with its own expected-revision check, and each caller is answered after COMMIT. A conflicting
+ * append fails alone. One connection serves reads and writes; better-sqlite3 is synchronous, so a
+ * read never sees half a batch.
+ */
+export class SqliteEventStore implements EventStore {
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly notifier: HeadNotifier;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly readFilteredCache = new Map<string, Database.Statement>();
+  private readonly stmt;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+  ) {
+    this.stmt = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      head: db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck().safeIntegers(true),
+      byId: db.prepare('SELECT position, stream, revision FROM events WHERE id = ?').raw().safeIntegers(true),
+      lastRevision: db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck().safeIntegers(true),
+      insert: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      readStream: db
+        .prepare(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+        .raw()
+        .safeIntegers(true),
+      readAll: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`).raw().safeIntegers(true),
+    };
+    this.notifier = new HeadNotifier(this.guard(() => this.stmt.head.get() as bigint));
+  }
+
+  append(stream: string, events: EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+    let prepared: PreparedAppend;
+    try {
+      this.assertOpen();
+      prepared = prepareAppend(stream, events, expected);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...prepared, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate runs after the current tick's microtasks, so concurrent callers share a commit.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  async readStream(stream: string, opts?: ReadStreamOptions): Promise<RecordedEvent[]> {
+    const { fromRevision, maxCount } = checkReadStream(stream, opts);
+    this.assertOpen();
+    return this.guard(() => (this.stmt.readStream.all(stream, fromRevision, maxCount) as Row[]).map((r) => this.toEvent(r)));
+  }
+
+  async *readAll(opts?: ReadAllOptions): AsyncIterable<RecordedEvent[]> {
+    const { from, to, filter, batchSize } = checkReadAll(opts);
+    let cursor = from;
+    while (true) {
+      this.assertOpen();
+      const events = this.readAfter(cursor, to ?? MAX_POSITION, filter, batchSize);
+      if (events.length === 0) return;
+      yield events;
+      cursor = events[events.length - 1].position;
+      if (events.length < batchSize) return;
+    }
+  }
+
+  subscribe(opts: SubscribeOptions, onEvents: EventsHandler): Subscription {
+    const { from, filter, batchSize } = checkReadAll({ from: opts.from, filter: checkFilter(opts.filter), batchSize: opts.batchSize });
+    this.assertOpen();
+    const subscription = pullSubscription(
+      {
+        notifier: this.notifier,
+        isClosed: () => this.closed,
+        readAfter: (after, limit) => {
+          // Head first: everything up to it is committed, so the scan below covers it completely.
+          const head = this.notifier.head;
+          const events = this.readAfter(after, head, filter, limit);
+          return { events, scannedTo: events.length < limit ? head : events[events.length - 1].position };
+        },
+      },
+      from,
+      batchSize,
+      onEvents,
+    );
+    this.subscriptions.add(subscription);
+    subscription.done.finally(() => this.subscriptions.delete(subscription)).catch(() => undefined);
+    return subscription;
+  }
+
+  async headPosition(): Promise<Position> {
+    this.assertOpen();
+    return this.guard(() => this.stmt.head.get() as bigint);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.queue.length > 0) this.flush(); // accepted appends are committed, not dropped
+    this.closed = true;
+    this.notifier.close();
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    this.db.close();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const outcomes = this.commitBatch(batch);
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (outcome instanceof Error) pending.reject(outcome);
+      else pending.resolve(outcome);
+    });
+  }
+
+  /** One transaction for the whole batch; a logical failure (conflict, duplicate) fails only its append. */
+  private commitBatch(batch: PendingAppend[]): (AppendResult | Error)[] {
+    const outcomes: (AppendResult | Error)[] = [];
+    try {
+      this.stmt.begin.run();
+      // Read inside the write lock, so another process appending to the same file cannot collide.
+      let head = this.stmt.head.get() as bigint;
+      for (const pending of batch) {
+        try {
+          const result = this.applyOne(pending, head);
+          head = result.position > head ? result.position : head;
+          outcomes.push(result);
+        } catch (err) {
+          if (!(err instanceof EventStoreError)) throw err;
+          outcomes.push(err);
+        }
+      }
+      this.stmt.commit.run();
+      this.notifier.advance(head);
+      return outcomes;
+    } catch (err) {
+      if (this.db.inTransaction) this.stmt.rollback.run();
+      const failure = storeError(err, this.path);
+      return batch.map(() => failure);
+    }
+  }
+
+  private applyOne({ stream, events, expected }: PendingAppend, head: bigint): AppendResult {
+    const stored = events.map((e) => this.stmt.byId.get(e.id) as [bigint, string, bigint] | undefined);
+    if (stored.some((s) => s !== undefined)) return this.retried(stream, events, stored);
+
+    const last = this.stmt.lastRevision.get(stream) as bigint | null;
+    const actual = last === null ? 'no-stream' : last;
+    if (expected === 'no-stream' ? actual !== 'no-stream' : expected !== 'any' && expected !== actual) {
+      throw new WrongExpectedRevisionError(stream, expected, actual);
+    }
+    let revision = last === null ? -1n : last;
+    let position = head;
+    for (const e of events) {
+      this.stmt.insert.run(++position, e.id, stream, ++revision, e.type, e.data, e.metadata);
+    }
+    return { nextRevision: revision, position };
+  }
+
+  /** A retry is a no-op only if the whole append is already stored, in order, in this stream. */
+  private retried(stream: string, events: PendingAppend['events'], stored: ([bigint, string, bigint] | undefined)[]): AppendResult {
+    const first = stored[0];
+    const isRetry =
+      first !== undefined &&
+      stored.every((s, i) => s !== undefined && s[1] === stream && s[2] === first[2] + BigInt(i));
+    if (!isRetry) {
+      const i = stored.findIndex((s) => s !== undefined);
+      throw new EventStoreError(
+        'DUPLICATE_EVENT_ID',
+        `event id ${events[i].id} is already stored in ${stored[i]![1]} at revision ${stored[i]![2]}; the rest of this append is not`,
+        { stream, id: events[i].id },
+      );
+    }
+    const last = stored[stored.length - 1]!;
+    return { nextRevision: last[2], position: last[0] };
+  }
+
+  private readAfter(after: Position, to: Position, filter: EventFilter | undefined, limit: number): RecordedEvent[] {
+    return this.guard(() => {
+      const prefixes = filter?.streamPrefixes;
+      const types = filter?.eventTypes;
+      if (!prefixes && !types) return (this.stmt.readAll.all(after, to, limit) as Row[]).map((r) => this.toEvent(r));
+      if ((prefixes && prefixes.length === 0) || (types && types.length === 0)) return [];
+      const key = `${prefixes?.length ?? -1}:${types?.length ?? -1}`;
+      let stmt = this.readFilteredCache.get(key);
+      if (!stmt) {
+        // Prefixes are validated to [A-Za-z0-9._-], so none of GLOB's wildcards can appear in them.
+        const where = [
+          prefixes ? `(${prefixes.map(() => 'stream GLOB ?').join(' OR ')})` : '1',
+          types ? `type IN (${types.map(() => '?').join(', ')})` : '1',
+        ];
+        stmt = this.db
+          .prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? AND ${where.join(' AND ')} ORDER BY position LIMIT ?`)
+          .raw()
+          .safeIntegers(true);
+        this.readFilteredCache.set(key, stmt);
+      }
+      const params = [after, to, ...(prefixes ?? []).map((p) => `${p}*`), ...(types ?? []), limit];
+      return (stmt.all(...params) as Row[]).map((r) => this.toEvent(r));
+    });
+  }
+
+  private toEvent([position, id, stream, revision, type, data, metadata]: Row): RecordedEvent {
+    try {
+      return { id, type, data: JSON.parse(data), metadata: JSON.parse(metadata), stream, revision, position };
+    } catch (err) {
+      throw new EventStoreError('STORE_CORRUPT', `event store ${this.path}: event at position ${position} is not valid JSON`, {
+        path: this.path,
+        position: String(position),
+        cause: String(err),
+      });
+    }
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storeError(err, this.path);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EventStoreError('STORE_CLOSED', `event store ${this.path} is closed`, { path: this.path });
+  }
+}
