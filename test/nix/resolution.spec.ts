@@ -1,0 +1,34 @@
+/**
+ * Resolution agrees with Nix 2.8: for every content-addressed or deferred derivation the generator built,
+ * resolving it with the input realisations Nix used gives the resolved derivation Nix wrote (its path and
+ * its ATerm, byte for byte).
+ */
+import { printDerivation, resolveDerivation } from '@buildgraph/nix';
+import { drv, lookup, vectors } from './vectors';
+
+const resolutions = Object.entries(vectors.resolutions);
+
+describe('resolving a derivation with the realisations of its inputs', () => {
+  it('has resolutions of floating, multi-output and deferred derivations to compare with', () => {
+    const types = resolutions.map(([p]) => vectors.derivations[p].outputPaths);
+    expect(types.some((o) => Object.keys(o).length > 1)).toBe(true);
+    expect(resolutions.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it.each(resolutions)('%s resolves to the derivation Nix built', (drvPath, { resolvedDrvPath, inputRealisations }) => {
+    const resolved = resolveDerivation(drv(drvPath), inputRealisations, lookup);
+    expect(resolved.drvPath).toBe(resolvedDrvPath);
+    expect(printDerivation(resolved.drv)).toBe(vectors.derivations[resolvedDrvPath].aterm);
+  });
+
+  it.each(resolutions)('%s resolves the same using only the realisations of its content-addressed inputs', (drvPath, { resolvedDrvPath, inputRealisations }) => {
+    // input-addressed and fixed outputs are known from the input derivation itself, as in Nix's store
+    const floatingOnly = Object.fromEntries(
+      Object.entries(inputRealisations).filter(([id]) => {
+        const [input, out] = id.split('^');
+        return vectors.derivations[input].outputPaths[out] === null;
+      }),
+    );
+    expect(resolveDerivation(drv(drvPath), floatingOnly, lookup).drvPath).toBe(resolvedDrvPath);
+  });
+});
