@@ -8,4 +8,5 @@ export * from './hash';
 export * from './placeholders';
 export * from './realisation';
 export * from './resolve';
+export * from './rewrite';
 export * from './closure';
