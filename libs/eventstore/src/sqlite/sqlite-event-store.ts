@@ -48,6 +48,7 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly readFilteredCache = new Map<string, Database.Statement>();
   private readonly stmt;
+  private counters = { commits: 0, appends: 0 };
 
   constructor(
     private readonly db: Database.Database,
@@ -130,6 +131,11 @@ export class SqliteEventStore implements EventStore {
     return subscription;
   }
 
+  /** Commits and appends so far: appends/commits is the group-commit batching factor (for metrics). */
+  get stats(): { commits: number; appends: number } {
+    return { ...this.counters };
+  }
+
   async headPosition(): Promise<Position> {
     this.assertOpen();
     return this.guard(() => this.stmt.head.get() as bigint);
@@ -175,6 +181,8 @@ export class SqliteEventStore implements EventStore {
         }
       }
       this.stmt.commit.run();
+      this.counters.commits++;
+      this.counters.appends += batch.length;
       this.notifier.advance(head);
       return outcomes;
     } catch (err) {
