@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { Derivation, downstreamPlaceholder, NixError } from '@buildgraph/nix';
-import { rewriteWithSerials } from './rewrite';
+import { RewrittenDerivation, rewriteWithSerials } from './rewrite';
 import { drv, expressionGraph, vectors } from '../../../test/nix/vectors';
 
 const basic = vectors.expressions.basic;
@@ -61,5 +62,66 @@ describe('rewriteWithSerials', () => {
     );
     expect(() => rewriteWithSerials(graph, { [basic.attrs.leaf]: -1 })).toThrow(NixError);
     expect(() => rewriteWithSerials(graph, { [basic.attrs.leaf]: 1.5 })).toThrow(expect.objectContaining({ code: 'INVALID_SERIAL' }));
+  });
+
+  describe('laws, over random poisonings of the vector graphs', () => {
+    const graphs = { basic: expressionGraph('basic'), ca: expressionGraph('ca') };
+    const poisoning = fc.constantFrom<keyof typeof graphs>('basic', 'ca').chain((name) =>
+      fc.record({
+        name: fc.constant(name),
+        serials: fc.dictionary(fc.constantFrom(...Object.keys(graphs[name])), fc.nat(1000), { minKeys: 1, maxKeys: 4 }),
+      }),
+    );
+
+    function apply(graph: Record<string, Derivation>, changed: Record<string, RewrittenDerivation>): Record<string, Derivation> {
+      const next = { ...graph };
+      for (const [old, r] of Object.entries(changed)) {
+        delete next[old];
+        next[r.drvPath] = r.drv;
+      }
+      return next;
+    }
+
+    it('changes exactly the poisoned derivations and everything built on top of them', () => {
+      fc.assert(
+        fc.property(poisoning, ({ name, serials }) => {
+          const graph = graphs[name];
+          const downstream = new Set(Object.keys(serials));
+          let grew = true;
+          while (grew) {
+            grew = false;
+            for (const [p, d] of Object.entries(graph)) {
+              if (!downstream.has(p) && Object.keys(d.inputDrvs).some((i) => downstream.has(i))) {
+                downstream.add(p);
+                grew = true;
+              }
+            }
+          }
+          expect(Object.keys(rewriteWithSerials(graph, serials)).sort()).toEqual([...downstream].sort());
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it('gives the same graph whether serials are applied at once or one after the other', () => {
+      fc.assert(
+        fc.property(poisoning, ({ name, serials }) => {
+          const graph = graphs[name];
+          const atOnce = apply(graph, rewriteWithSerials(graph, serials));
+          let stepwise = graph;
+          let renamed: Record<string, string> = {};
+          for (const [drvPath, serial] of Object.entries(serials)) {
+            const current = renamed[drvPath] ?? drvPath;
+            const step = rewriteWithSerials(stepwise, { [current]: serial });
+            renamed = Object.fromEntries(
+              Object.keys(graph).map((p) => [p, step[renamed[p] ?? p]?.drvPath ?? renamed[p] ?? p]),
+            );
+            stepwise = apply(stepwise, step);
+          }
+          expect(Object.keys(stepwise).sort()).toEqual(Object.keys(atOnce).sort());
+        }),
+        { numRuns: 25 },
+      );
+    });
   });
 });
