@@ -1,0 +1,22 @@
+import { attemptTraceModel, baseTraceModel, consumersModel, incoherenceModel } from './build-trace';
+import { drvStateModel } from './drv-state';
+import { fodLedgerModel } from './fod-ledger';
+import { graphModel, referrersModel } from './graph';
+import { groupOutcomeModel } from './group-outcome';
+import type { ReadModel } from './read-model';
+
+/**
+ * Every read model, in the order they must run: a model that reads others in keys/evolve comes after
+ * them (fod-ledger after drv-state; base-trace and consumers after attempt-trace; incoherence after base-trace).
+ */
+export const READ_MODELS: readonly ReadModel<unknown>[] = [
+  drvStateModel,
+  graphModel,
+  referrersModel,
+  attemptTraceModel,
+  baseTraceModel,
+  incoherenceModel,
+  consumersModel,
+  groupOutcomeModel,
+  fodLedgerModel,
+] as unknown as readonly ReadModel<unknown>[];
