@@ -1,1 +1,5 @@
-export {};
+export * from './errors';
+export * from './canonical-json';
+export * from './projection';
+export * from './read-store';
+export * from './runner';

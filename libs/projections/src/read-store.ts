@@ -1,0 +1,156 @@
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json';
+import { ProjectionError } from './errors';
+
+/**
+ * Read models as keyed JSON documents in one SQLite file, plus named checkpoints (log positions).
+ * Documents and checkpoints change only together, in one transaction (`commit`), so a reader or a
+ * restarted runner never sees an update without its checkpoint or the reverse.
+ */
+
+/** One document change: `doc` undefined deletes the row. */
+export interface DocChange {
+  model: string;
+  key: string;
+  doc: unknown;
+}
+
+export interface ReadStoreOptions {
+  readonly?: boolean;
+  /**
+   * For a fresh file being rebuilt by replay: no journal, no fsync. A crash leaves a broken file,
+   * which is fine because replay writes to a temporary name and renames it at the end.
+   */
+  bulk?: boolean;
+}
+
+/** Read access to documents; the runner's cache implements it too, so policies see their own batch. */
+export interface DocReader {
+  get<D = unknown>(model: string, key: string): D | undefined;
+}
+
+const FORMAT = 'buildgraph-read-store/1';
+
+export class ReadStore implements DocReader {
+  private readonly db: Database.Database;
+  private readonly getStmt: Database.Statement<[string, string], { json: string }>;
+  private readonly putStmt: Database.Statement<[string, string, string]>;
+  private readonly delStmt: Database.Statement<[string, string]>;
+  private readonly metaGet: Database.Statement<[string], { value: string }>;
+  private readonly metaPut: Database.Statement<[string, string]>;
+
+  constructor(
+    readonly path: string,
+    opts: ReadStoreOptions = {},
+  ) {
+    try {
+      this.db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
+    } catch (err) {
+      throw new ProjectionError('READ_STORE_CORRUPT', `cannot open read store ${path}: ${(err as Error).message}`, { path }, { cause: err });
+    }
+    try {
+      if (!opts.readonly) {
+        if (opts.bulk) {
+          this.db.pragma('journal_mode = OFF');
+          this.db.pragma('synchronous = OFF');
+        } else {
+          this.db.pragma('journal_mode = WAL');
+          // NORMAL is enough: a lost last transaction takes its checkpoint with it, so the runner re-applies it.
+          this.db.pragma('synchronous = NORMAL');
+        }
+        this.db.pragma('cache_size = -65536');
+        this.db.exec(`
+          CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS docs (model TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (model, key)) WITHOUT ROWID;
+        `);
+        this.db.prepare(`INSERT OR IGNORE INTO meta (name, value) VALUES ('format', ?)`).run(FORMAT);
+      }
+      const format = this.db.prepare(`SELECT value FROM meta WHERE name = 'format'`).get() as { value: string } | undefined;
+      if (format?.value !== FORMAT) throw new Error(`format is ${format?.value ?? 'missing'}, expected ${FORMAT}`);
+      this.getStmt = this.db.prepare('SELECT json FROM docs WHERE model = ? AND key = ?');
+      this.putStmt = this.db.prepare('INSERT OR REPLACE INTO docs (model, key, json) VALUES (?, ?, ?)');
+      this.delStmt = this.db.prepare('DELETE FROM docs WHERE model = ? AND key = ?');
+      this.metaGet = this.db.prepare('SELECT value FROM meta WHERE name = ?');
+      this.metaPut = this.db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)');
+    } catch (err) {
+      this.db.close();
+      if (err instanceof ProjectionError) throw err;
+      throw new ProjectionError('READ_STORE_CORRUPT', `${path} is not a buildgraph read store: ${(err as Error).message}`, { path }, { cause: err });
+    }
+  }
+
+  get<D = unknown>(model: string, key: string): D | undefined {
+    const row = this.getStmt.get(model, key);
+    if (row === undefined) return undefined;
+    return parse(row.json, model, key) as D;
+  }
+
+  /** The documents of a model in key order, optionally only keys starting with `prefix`. */
+  *scan<D = unknown>(model: string, prefix = ''): IterableIterator<[string, D]> {
+    const stmt = this.db.prepare<[string, string, string], { key: string; json: string }>(
+      'SELECT key, json FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key',
+    );
+    for (const row of stmt.iterate(model, prefix, prefix + '\uffff')) yield [row.key, parse(row.json, model, row.key) as D];
+  }
+
+  count(model: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM docs WHERE model = ?').get(model) as { n: number }).n;
+  }
+
+  models(): string[] {
+    return (this.db.prepare('SELECT DISTINCT model FROM docs ORDER BY model').all() as { model: string }[]).map((r) => r.model);
+  }
+
+  /** The last position applied by `name` (0n when never run). */
+  checkpoint(name: string): bigint {
+    const row = this.metaGet.get(`checkpoint:${name}`);
+    return row === undefined ? 0n : BigInt(row.value);
+  }
+
+  getMeta(name: string): string | undefined {
+    return this.metaGet.get(name)?.value;
+  }
+
+  /** Writes the changes and checkpoints atomically: all or nothing. */
+  commit(changes: Iterable<DocChange>, checkpoints: Record<string, bigint> = {}, meta: Record<string, string> = {}): void {
+    this.db.transaction(() => {
+      for (const c of changes) {
+        if (c.doc === undefined) this.delStmt.run(c.model, c.key);
+        else this.putStmt.run(c.model, c.key, canonicalJson(c.doc));
+      }
+      for (const [name, position] of Object.entries(checkpoints)) this.metaPut.run(`checkpoint:${name}`, position.toString());
+      for (const [name, value] of Object.entries(meta)) this.metaPut.run(name, value);
+    })();
+  }
+
+  /**
+   * sha256 over the model's rows in key order (`key \0 json \n`): equal digests mean equal read
+   * models, whatever the history of the files' pages.
+   */
+  digest(model: string): string {
+    const hash = createHash('sha256');
+    const stmt = this.db.prepare<[string], { key: string; json: string }>('SELECT key, json FROM docs WHERE model = ? ORDER BY key');
+    for (const row of stmt.iterate(model)) hash.update(row.key + '\0' + row.json + '\n');
+    return hash.digest('hex');
+  }
+
+  /** A digest per model present in the file. */
+  digests(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const m of this.models()) out[m] = this.digest(m);
+    return out;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function parse(json: string, model: string, key: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw new ProjectionError('READ_STORE_CORRUPT', `document ${model}/${key} is not JSON`, { model, key }, { cause: err });
+  }
+}

@@ -1,0 +1,271 @@
+import type { EventStore, RecordedEvent, Subscription } from '@buildgraph/eventstore';
+import { ProjectionError } from './errors';
+import type { Projection } from './projection';
+import { type DocChange, type DocReader, ReadStore } from './read-store';
+
+/**
+ * Applies the log to read models: reads batches (readAll to catch up, subscribe to follow), evolves
+ * the touched documents in a write-back cache and commits the changed documents together with the
+ * checkpoint. Processors (policies) see each event after the read models include its whole batch.
+ */
+
+/** A policy run on the live log. Must be idempotent: after a crash it sees events again. */
+export interface Processor<E> {
+  readonly name: string;
+  handle(event: E, ctx: ProcessorContext): Promise<void>;
+  /** Called every `tickMs` while the runner follows the log (deadlines). */
+  tick?(ctx: ProcessorContext): Promise<void>;
+}
+
+export interface ProcessorContext {
+  /** Read models as of the end of the current batch. */
+  docs: DocReader;
+  events: EventStore;
+  /** Wall clock, injected so tests can move it. */
+  now(): Date;
+}
+
+/** Events (or documents) that a projection could not apply: kept as a read model so they are visible and deterministic. */
+export const REJECTED_MODEL = '$rejected';
+
+export interface RunnerOptions<E> {
+  events: EventStore;
+  readStore: ReadStore;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- projections of different document types live side by side
+  projections: readonly Projection<E, any>[];
+  /** Stored event -> domain event (upcast); undefined for events no projection reads. */
+  decode: (recorded: RecordedEvent) => E | undefined;
+  processors?: readonly Processor<E>[];
+  /** Checkpoint name (default 'projections'). */
+  name?: string;
+  /** Clean documents kept in memory after a commit (default 200k). */
+  cacheSize?: number;
+  /** Events applied between commits while catching up (default 20k); live batches commit each batch. */
+  flushEvery?: number;
+  batchSize?: number;
+  now?: () => Date;
+  tickMs?: number;
+}
+
+interface Entry {
+  doc: unknown;
+  dirty: boolean;
+}
+
+const SEP = '\u0000';
+
+export class ProjectionRunner<E> implements DocReader {
+  private readonly cache = new Map<string, Entry>();
+  private readonly projections: readonly Projection<E, unknown>[];
+  private readonly processors: readonly Processor<E>[];
+  private readonly checkpointName: string;
+  private readonly cacheSize: number;
+  private readonly flushEvery: number;
+  private readonly signature: string;
+  private applied: bigint;
+  private pending = 0;
+  private subscription: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly ctx: ProcessorContext;
+
+  constructor(private readonly opts: RunnerOptions<E>) {
+    this.projections = opts.projections;
+    this.processors = opts.processors ?? [];
+    this.checkpointName = opts.name ?? 'projections';
+    this.cacheSize = opts.cacheSize ?? 200_000;
+    this.flushEvery = opts.flushEvery ?? 20_000;
+    const names = this.projections.map((p) => `${p.name}@${p.version}`);
+    if (new Set(this.projections.map((p) => p.name)).size !== names.length) {
+      throw new ProjectionError('INVALID_ARGUMENT', `projection names must be unique: ${names.join(', ')}`);
+    }
+    this.signature = names.sort().join(',');
+    this.applied = opts.readStore.checkpoint(this.checkpointName);
+    const stored = opts.readStore.getMeta(`projections:${this.checkpointName}`);
+    if (stored !== undefined && stored !== this.signature) {
+      throw new ProjectionError(
+        'READ_STORE_MISMATCH',
+        `${opts.readStore.path} was built by projections ${stored}, this runner has ${this.signature}: rebuild it with replay`,
+        { stored, expected: this.signature },
+      );
+    }
+    this.ctx = { docs: this, events: opts.events, now: opts.now ?? (() => new Date()) };
+  }
+
+  /** The last position whose effects are in the read models (committed or pending in the cache). */
+  get position(): bigint {
+    return this.applied;
+  }
+
+  get<D = unknown>(model: string, key: string): D | undefined {
+    const id = model + SEP + key;
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit.doc as D;
+    const doc = this.opts.readStore.get<D>(model, key);
+    this.cache.set(id, { doc, dirty: false });
+    return doc;
+  }
+
+  /** Evolves the cached documents by a batch (positions must follow the checkpoint). Not yet committed. */
+  apply(batch: readonly RecordedEvent[]): void {
+    for (const recorded of batch) {
+      if (recorded.position <= this.applied) continue; // already applied: at-most-once per position
+      let event: E | undefined;
+      try {
+        event = this.opts.decode(recorded);
+      } catch (err) {
+        this.reject(recorded, 'decode', err);
+      }
+      if (event !== undefined) {
+        for (const p of this.projections) this.applyOne(p, event, recorded);
+      }
+      this.applied = recorded.position;
+      this.pending++;
+    }
+  }
+
+  private applyOne(p: Projection<E, unknown>, event: E, recorded: RecordedEvent): void {
+    let keys: readonly string[];
+    try {
+      keys = p.keys(event, this);
+    } catch (err) {
+      this.reject(recorded, p.name, err);
+      return;
+    }
+    for (const key of keys) {
+      const id = p.name + SEP + key;
+      let entry = this.cache.get(id);
+      if (entry === undefined) {
+        entry = { doc: this.opts.readStore.get(p.name, key), dirty: false };
+        this.cache.set(id, entry);
+      }
+      let next: unknown;
+      try {
+        next = p.evolve(entry.doc, event, key, this);
+      } catch (err) {
+        this.reject(recorded, p.name, err);
+        continue;
+      }
+      if (next !== entry.doc) {
+        entry.doc = next;
+        entry.dirty = true;
+      }
+    }
+  }
+
+  private reject(recorded: RecordedEvent, by: string, err: unknown): void {
+    const key = `${recorded.position.toString().padStart(20, '0')}:${by}`;
+    const doc = { position: recorded.position.toString(), stream: recorded.stream, type: recorded.type, id: recorded.id, by, message: (err as Error)?.message ?? String(err) };
+    this.cache.set(REJECTED_MODEL + SEP + key, { doc, dirty: true });
+  }
+
+  /** Commits the dirty documents and the checkpoint in one transaction, then trims the cache. */
+  flush(): void {
+    const changes: DocChange[] = [];
+    for (const [id, entry] of this.cache) {
+      if (!entry.dirty) continue;
+      const sep = id.indexOf(SEP);
+      changes.push({ model: id.slice(0, sep), key: id.slice(sep + 1), doc: entry.doc });
+    }
+    try {
+      this.opts.readStore.commit(changes, { [this.checkpointName]: this.applied }, { [`projections:${this.checkpointName}`]: this.signature });
+    } catch (err) {
+      // The cache is ahead of the file now: forget it, and the checkpoint decides where to resume.
+      this.cache.clear();
+      this.applied = this.opts.readStore.checkpoint(this.checkpointName);
+      this.pending = 0;
+      throw err;
+    }
+    for (const entry of this.cache.values()) entry.dirty = false;
+    this.pending = 0;
+    if (this.cache.size > this.cacheSize) {
+      let excess = this.cache.size - this.cacheSize;
+      for (const id of this.cache.keys()) {
+        if (excess-- <= 0) break;
+        this.cache.delete(id);
+      }
+    }
+  }
+
+  /**
+   * Applies the log from the checkpoint up to `to` (default: the head when called), committing every
+   * `flushEvery` events. Processors are not run: catching up rebuilds state, it does not react.
+   */
+  async catchUp(opts: { to?: bigint; onProgress?: (position: bigint, events: number) => void } = {}): Promise<bigint> {
+    const to = opts.to ?? (await this.opts.events.headPosition());
+    let events = 0;
+    if (this.applied < to) {
+      for await (const batch of this.opts.events.readAll({ from: this.applied, to, batchSize: this.opts.batchSize ?? 2000 })) {
+        this.apply(batch);
+        events += batch.length;
+        if (this.pending >= this.flushEvery) this.flush();
+        opts.onProgress?.(this.applied, events);
+      }
+    }
+    this.flush();
+    return this.applied;
+  }
+
+  /**
+   * Follows the log live: catches processors up to the read models (they may lag after a crash),
+   * then subscribes from the checkpoint, committing each batch before the processors see it.
+   */
+  async start(): Promise<void> {
+    if (this.subscription) throw new ProjectionError('INVALID_ARGUMENT', 'runner already started');
+    for (const p of this.processors) {
+      const from = this.opts.readStore.checkpoint(`processor:${p.name}`);
+      if (from >= this.applied) continue;
+      for await (const batch of this.opts.events.readAll({ from, to: this.applied })) await this.process(batch, [p]);
+    }
+    this.subscription = this.opts.events.subscribe({ from: this.applied, batchSize: this.opts.batchSize }, async (batch) => {
+      this.apply(batch);
+      this.flush();
+      await this.process(batch, this.processors);
+    });
+    if (this.opts.tickMs && this.processors.some((p) => p.tick)) {
+      this.timer = setInterval(() => void this.tick(), this.opts.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Settles when the live subscription ends (rejects on a store or processor failure). */
+  get done(): Promise<void> {
+    return this.subscription?.done ?? Promise.resolve();
+  }
+
+  private async process(batch: readonly RecordedEvent[], processors: readonly Processor<E>[]): Promise<void> {
+    if (batch.length === 0 || processors.length === 0) return;
+    for (const recorded of batch) {
+      let event: E | undefined;
+      try {
+        event = this.opts.decode(recorded);
+      } catch {
+        continue; // already recorded as rejected by apply
+      }
+      if (event === undefined) continue;
+      for (const p of processors) await p.handle(event, this.ctx);
+    }
+    const last = batch[batch.length - 1].position;
+    const checkpoints: Record<string, bigint> = {};
+    for (const p of processors) checkpoints[`processor:${p.name}`] = last;
+    this.opts.readStore.commit([], checkpoints);
+  }
+
+  private ticking = false;
+  /** Runs every processor's tick once (also called by the timer). */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const p of this.processors) await p.tick?.(this.ctx);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.subscription?.close();
+    this.subscription = undefined;
+  }
+}
