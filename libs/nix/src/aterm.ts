@@ -196,6 +196,7 @@ class Parser {
       const out = { path, hashAlgo, hash };
       const kind = outputProblem(out);
       if (typeof kind === 'string') this.fail(`output '${name}': ${kind}`, at);
+      if (kind.kind === 'fixed' && path === '') this.fail(`output '${name}': a fixed output must have its path`, pathAt);
       if (path !== '') {
         const problem = storePathProblem(path, this.storeDir);
         if (problem !== null) this.fail(`output path '${path}' ${problem}`, pathAt + 1);

@@ -52,7 +52,8 @@ function splitMethod(hashAlgo: string): { method: OutputCA['method']; algo: stri
 
 /**
  * Classifies one output triple, or throws NixError 'INVALID_DERIVATION' naming the problem.
- * Store-path validity of `path` is the parser's job; here only emptiness matters.
+ * Store-path validity of `path` is the parser's job; a fixed output may lack its path until
+ * fillOutputPaths computes it.
  */
 export function outputKind(out: DerivationOutput): OutputKind {
   const problem = outputProblem(out);
@@ -74,7 +75,6 @@ export function outputProblem(out: DerivationOutput): { kind: OutputKind } | str
   if (out.hash === '') {
     return out.path === '' ? { kind: 'floating' } : 'a floating content-addressed output has no path';
   }
-  if (out.path === '') return 'a fixed output must have its path';
   const algo = splitMethod(out.hashAlgo).algo;
   const len = hashHexLength(algo) as number;
   if (out.hash.length !== len || !isLowerHex(out.hash)) return `the hash of a fixed output must be ${len} lowercase hex digits (${algo})`;
