@@ -10,13 +10,16 @@
  * Builds are trivial /bin/sh builders, run without sandbox and without substituters.
  */
 const { execFileSync } = require('node:child_process');
-const { readFileSync, writeFileSync } = require('node:fs');
+const { readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const FIXTURES = join(__dirname, '..', 'test', 'fixtures', 'nix');
 const OUT = join(FIXTURES, 'vectors.json');
 const XP = ['--extra-experimental-features', 'nix-command ca-derivations'];
 const BUILD_OPTS = ['--option', 'sandbox', 'false', '--option', 'substituters', ''];
+/** A second, throw-away store with another store dir, so storeDir handling is checked against Nix too. */
+const OTHER_STORE_DIR = '/tmp/buildgraph-nix-vectors/store';
+const OTHER_STORE = `local?store=${OTHER_STORE_DIR}&state=/tmp/buildgraph-nix-vectors/state&log=/tmp/buildgraph-nix-vectors/log`;
 
 /** The expressions, whether to build them, and which derivations (by name) to poison in each variant. */
 const EXPRESSIONS = [
@@ -45,23 +48,23 @@ function runBoth(cmd, args) {
 }
 
 /** attribute name -> drvPath, evaluated read-only (no store writes). */
-function evalDrvPaths(file, serials) {
+function evalDrvPaths(file, serials, S) {
   const expr = `builtins.mapAttrs (n: v: v.drvPath) (import ${file} { serialsJson = ${JSON.stringify(JSON.stringify(serials))}; })`;
-  return JSON.parse(run('nix-instantiate', [...XP, '--eval', '--strict', '--json', '-E', expr]));
+  return JSON.parse(run('nix-instantiate', [...S, ...XP, '--eval', '--strict', '--json', '-E', expr]));
 }
 
 /** Writes every attribute's .drv to the store and returns the drv paths. */
-function instantiate(file, serials) {
-  const out = run('nix-instantiate', [...XP, '--argstr', 'serialsJson', JSON.stringify(serials), file]);
+function instantiate(file, serials, S) {
+  const out = run('nix-instantiate', [...S, ...XP, '--argstr', 'serialsJson', JSON.stringify(serials), file]);
   return out.split('\n').filter(Boolean);
 }
 
-function requisites(paths) {
-  return run('nix-store', ['-qR', ...paths]).split('\n').filter(Boolean).sort();
+function requisites(paths, S) {
+  return run('nix-store', [...S, '-qR', ...paths]).split('\n').filter(Boolean).sort();
 }
 
-function showDerivations(drvPaths) {
-  return JSON.parse(run('nix', [...XP, 'show-derivation', ...drvPaths]));
+function showDerivations(drvPaths, S) {
+  return JSON.parse(run('nix', [...S, ...XP, 'show-derivation', ...drvPaths]));
 }
 
 function sortKeys(value) {
@@ -77,8 +80,8 @@ function sortKeys(value) {
   return value;
 }
 
-function main() {
-  const nixVersion = run('nix', ['--version']).trim();
+/** Everything Nix computes for the expressions in one store; S = the store arguments for Nix commands. */
+function generate(storeDir, S) {
   const derivations = {}; // drvPath -> { aterm, json, outputPaths }
   const sources = {}; // non-drv store path -> references (input sources can refer to other sources)
   const realisations = {}; // "<drvPath>^<out>" -> { id, outPath }
@@ -88,7 +91,7 @@ function main() {
   const record = (paths) => {
     const drvs = paths.filter((p) => p.endsWith('.drv') && !derivations[p]);
     if (drvs.length > 0) {
-      const shown = showDerivations(drvs);
+      const shown = showDerivations(drvs, S);
       for (const p of drvs) {
         const json = shown[p];
         const outputPaths = Object.fromEntries(Object.entries(json.outputs).map(([o, v]) => [o, v.path ?? null]));
@@ -96,30 +99,30 @@ function main() {
       }
     }
     for (const p of paths.filter((p) => !p.endsWith('.drv') && !sources[p])) {
-      sources[p] = { references: run('nix-store', ['-q', '--references', p]).split('\n').filter(Boolean).sort() };
+      sources[p] = { references: run('nix-store', [...S, '-q', '--references', p]).split('\n').filter(Boolean).sort() };
     }
   };
 
   for (const expr of EXPRESSIONS) {
     const file = join(FIXTURES, `${expr.name}.nix`);
-    instantiate(file, {});
-    const attrs = evalDrvPaths(file, {});
+    instantiate(file, {}, S);
+    const attrs = evalDrvPaths(file, {}, S);
     const closures = {};
     for (const [attr, drvPath] of Object.entries(attrs)) {
-      closures[attr] = requisites([drvPath]);
+      closures[attr] = requisites([drvPath], S);
       record(closures[attr]);
     }
 
     if (expr.realise) {
       const all = Object.values(attrs);
-      runBoth('nix-store', [...XP, ...BUILD_OPTS, '--realise', '--no-build-output', ...all]);
+      runBoth('nix-store', [...S, ...XP, ...BUILD_OPTS, '--realise', '--no-build-output', ...all]);
       // `--check` rebuilds and re-resolves each one even though its outputs are valid: deterministic logs.
       const needResolving = all.filter((p) => {
         const d = derivations[p].json;
         const floatingOrDeferred = Object.values(d.outputs).some((o) => !o.path && !o.hash);
         return floatingOrDeferred && Object.keys(d.inputDrvs).length > 0;
       });
-      const { stderr } = runBoth('nix-store', [...XP, ...BUILD_OPTS, '--realise', '--check', ...needResolving]);
+      const { stderr } = runBoth('nix-store', [...S, ...XP, ...BUILD_OPTS, '--realise', '--check', ...needResolving]);
       const resolvedPairs = [...stderr.matchAll(/resolved derivation: '([^']+)' -> '([^']+)'/g)].map((m) => [m[1], m[2]]);
       for (const p of needResolving) {
         if (!resolvedPairs.some(([a]) => a === p)) throw new Error(`Nix did not report resolving ${p}:\n${stderr}`);
@@ -127,10 +130,10 @@ function main() {
       for (const p of all) {
         const d = derivations[p].json;
         if (!Object.values(d.outputs).some((o) => !o.path && !o.hash)) continue;
-        const info = JSON.parse(run('nix', [...XP, 'realisation', 'info', '--json', p]));
+        const info = JSON.parse(run('nix', [...S, ...XP, 'realisation', 'info', '--json', p]));
         for (const r of info) {
           const outputName = r.id.slice(r.id.indexOf('!') + 1);
-          realisations[`${p}^${outputName}`] = { id: r.id, outPath: `/nix/store/${r.outPath}` };
+          realisations[`${p}^${outputName}`] = { id: r.id, outPath: `${storeDir}/${r.outPath}` };
         }
       }
       const outputOf = (drvPath, out) => derivations[drvPath].outputPaths[out] ?? realisations[`${drvPath}^${out}`]?.outPath;
@@ -144,33 +147,34 @@ function main() {
           }
         }
         resolutions[from] = { resolvedDrvPath: to, inputRealisations };
-        record(requisites([to]));
+        record(requisites([to], S));
       }
     }
 
     const serialVariants = expr.serialVariants.map((serials) => {
-      instantiate(file, serials);
-      const variantAttrs = evalDrvPaths(file, serials);
-      record(requisites(Object.values(variantAttrs)));
+      instantiate(file, serials, S);
+      const variantAttrs = evalDrvPaths(file, serials, S);
+      record(requisites(Object.values(variantAttrs), S));
       return { serials, attrs: variantAttrs };
     });
 
     expressions[expr.name] = { file: `${expr.name}.nix`, realised: expr.realise, attrs, closures, serialVariants };
   }
 
-  const vectors = sortKeys({
-    generatedBy: 'scripts/gen-nix-vectors.js',
-    nixVersion,
-    storeDir: '/nix/store',
-    expressions,
-    derivations,
-    sources,
-    realisations,
-    resolutions,
-  });
+  return { storeDir, expressions, derivations, sources, realisations, resolutions };
+}
+
+function main() {
+  const nixVersion = run('nix', ['--version']).trim();
+  const main = generate('/nix/store', []);
+  // starts empty each run, so its contents (and the file) do not depend on earlier runs
+  rmSync('/tmp/buildgraph-nix-vectors', { recursive: true, force: true });
+  const otherStore = generate(OTHER_STORE_DIR, ['--store', OTHER_STORE]);
+  const vectors = sortKeys({ generatedBy: 'scripts/gen-nix-vectors.js', nixVersion, ...main, otherStore });
   writeFileSync(OUT, JSON.stringify(vectors, null, 1) + '\n');
   const kb = Math.round(readFileSync(OUT).length / 1024);
-  console.log(`wrote ${OUT}: ${Object.keys(derivations).length} derivations, ${Object.keys(resolutions).length} resolutions, ${kb} KiB`);
+  const count = (v) => `${Object.keys(v.derivations).length} derivations, ${Object.keys(v.resolutions).length} resolutions`;
+  console.log(`wrote ${OUT} (${kb} KiB): ${main.storeDir}: ${count(main)}; ${OTHER_STORE_DIR}: ${count(otherStore)}`);
 }
 
 main();

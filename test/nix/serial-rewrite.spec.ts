@@ -4,19 +4,21 @@
  */
 import { Derivation } from '@buildgraph/nix';
 import { rewriteWithSerials } from '@buildgraph/nix/rewrite';
-import { expressionGraph, vectors } from './vectors';
+import { expressionGraph, stores } from './vectors';
 
-const cases = Object.entries(vectors.expressions).flatMap(([name, expr]) =>
-  expr.serialVariants.map((variant) => [`${name}: poisoning ${JSON.stringify(variant.serials)}`, name, variant] as const),
+const cases = stores.flatMap((store) =>
+  Object.entries(store.expressions).flatMap(([name, expr]) =>
+    expr.serialVariants.map((variant) => [`${store.storeDir} ${name}: poisoning ${JSON.stringify(variant.serials)}`, name, variant, store] as const),
+  ),
 );
 
 describe('poisoning derivations by serial, as Nix would with buildgraphSerial set', () => {
-  it.each(cases)('%s changes exactly the derivations Nix changes, to the same .drv', (_title, name, variant) => {
-    const expr = vectors.expressions[name];
-    const graph: Record<string, Derivation> = expressionGraph(name);
+  it.each(cases)('%s changes exactly the derivations Nix changes, to the same .drv', (_title, name, variant, store) => {
+    const expr = store.expressions[name];
+    const graph: Record<string, Derivation> = expressionGraph(name, store);
     const serials = Object.fromEntries(Object.entries(variant.serials).map(([attr, n]) => [expr.attrs[attr], n]));
 
-    const rewritten = rewriteWithSerials(graph, serials);
+    const rewritten = rewriteWithSerials(graph, serials, { storeDir: store.storeDir });
 
     const expected: Record<string, string> = {};
     for (const [attr, before] of Object.entries(expr.attrs)) {
@@ -25,7 +27,7 @@ describe('poisoning derivations by serial, as Nix would with buildgraphSerial se
     const actual = Object.fromEntries(Object.entries(rewritten).map(([before, r]) => [before, r.drvPath]));
     expect(actual).toEqual(expected);
     for (const r of Object.values(rewritten)) {
-      expect(r.aterm).toBe(vectors.derivations[r.drvPath].aterm);
+      expect(r.aterm).toBe(store.derivations[r.drvPath].aterm);
     }
   });
 });

@@ -26,8 +26,8 @@ export interface ExpressionVector {
   serialVariants: { serials: Record<string, number>; attrs: Record<string, string> }[];
 }
 
-export interface NixVectors {
-  nixVersion: string;
+/** What Nix computed in one store. */
+export interface StoreVectors {
   storeDir: string;
   expressions: Record<string, ExpressionVector>;
   derivations: Record<string, DrvVector>;
@@ -38,7 +38,20 @@ export interface NixVectors {
   resolutions: Record<string, { resolvedDrvPath: string; inputRealisations: Record<string, string> }>;
 }
 
+/** The /nix/store vectors, plus the same expressions in a store with another store dir. */
+export interface NixVectors extends StoreVectors {
+  nixVersion: string;
+  otherStore: StoreVectors;
+}
+
 export const vectors: NixVectors = JSON.parse(readFileSync(join(FIXTURES_DIR, 'vectors.json'), 'utf8'));
+
+/** Both stores, for tests that run over each (paths never collide: they start with the store dir). */
+export const stores: StoreVectors[] = [vectors, vectors.otherStore];
+
+function storeOf(drvPath: string): StoreVectors | undefined {
+  return stores.find((s) => drvPath.startsWith(s.storeDir + '/') && drvPath in s.derivations);
+}
 
 const parsed = new Map<string, Derivation>();
 
@@ -46,16 +59,16 @@ const parsed = new Map<string, Derivation>();
 export function drv(drvPath: string): Derivation {
   let d = parsed.get(drvPath);
   if (d === undefined) {
-    const v = vectors.derivations[drvPath];
-    if (v === undefined) throw new Error(`no vector for ${drvPath}`);
-    d = parseDerivation(v.aterm);
+    const store = storeOf(drvPath);
+    if (store === undefined) throw new Error(`no vector for ${drvPath}`);
+    d = parseDerivation(store.derivations[drvPath].aterm, { storeDir: store.storeDir });
     parsed.set(drvPath, d);
   }
   return d;
 }
 
 export const lookup: DrvLookup = (drvPath) => {
-  if (!(drvPath in vectors.derivations)) throw new NixError('NOT_A_DERIVATION', `no vector for ${drvPath}`);
+  if (storeOf(drvPath) === undefined) throw new NixError('NOT_A_DERIVATION', `no vector for ${drvPath}`);
   return drv(drvPath);
 };
 
@@ -67,6 +80,6 @@ export function graphOf(paths: Iterable<string>): Record<string, Derivation> {
 }
 
 /** The graph of everything an expression's attributes need (the union of their closures). */
-export function expressionGraph(name: string): Record<string, Derivation> {
-  return graphOf(Object.values(vectors.expressions[name].closures).flat());
+export function expressionGraph(name: string, store: StoreVectors = vectors): Record<string, Derivation> {
+  return graphOf(Object.values(store.expressions[name].closures).flat());
 }
