@@ -15,3 +15,5 @@ export { decideDrv, drvDecider, registrationDrvPath } from './drv/decide';
 export { normaliseHash } from './drv/checks';
 export * from './group/decide';
 export { ID_PATTERN, OUTPUT_NAME_PATTERN, MAX_LOG_TAIL_BYTES, MAX_REASON_CHARS } from './check';
+export * from './projections';
+export * from './policies';

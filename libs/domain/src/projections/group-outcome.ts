@@ -32,7 +32,7 @@ export function isGroupEvent(event: DomainEvent): event is GroupEvent {
   return GROUP_TYPES.has(event.type);
 }
 
-export function evolveGroup(prev: GroupOutcomeDoc | undefined, event: GroupEvent): GroupOutcomeDoc | undefined {
+export function evolveGroupOutcome(prev: GroupOutcomeDoc | undefined, event: GroupEvent): GroupOutcomeDoc | undefined {
   switch (event.type) {
     case 'GroupOpened':
       if (prev) return prev;
@@ -68,5 +68,5 @@ export const groupOutcomeModel: ReadModel<GroupOutcomeDoc> = {
   name: GROUP_OUTCOME,
   version: 1,
   keys: (event) => (isGroupEvent(event) ? [event.data.groupId] : NO_KEYS),
-  evolve: (doc, event) => (isGroupEvent(event) ? evolveGroup(doc, event) : doc),
+  evolve: (doc, event) => (isGroupEvent(event) ? evolveGroupOutcome(doc, event) : doc),
 };
