@@ -1,4 +1,41 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { ConfigModule } from './config/config.module';
+import { ServiceConfig } from './config/config';
+import { HealthModule } from './health/health.module';
+import { IntakeModule } from './intake/intake.module';
+import { LogsModule } from './logs/logs.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { NatsModule } from './nats/nats.module';
+import { NotifierModule } from './notifier/notifier.module';
+import { QueryModule } from './query/query.module';
+import { StoreModule } from './store/store.module';
 
+/** One process: intake, queries, notifier, operations. Each capability is its own module. */
 @Module({})
-export class AppModule {}
+export class AppModule {
+  static forRoot(config: ServiceConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.BUILDGRAPH_LOG_LEVEL,
+            // command intake is the hot path: its outcome is in metrics; per-request lines only at debug
+            autoLogging: { ignore: (req) => config.BUILDGRAPH_LOG_LEVEL !== 'debug' && (req.url?.startsWith('/v1/') || req.url === '/metrics' || req.url?.startsWith('/health') || false) },
+            base: { service: 'buildgraph' },
+          },
+        }),
+        MetricsModule,
+        StoreModule,
+        NatsModule,
+        LogsModule,
+        IntakeModule,
+        QueryModule,
+        NotifierModule,
+        HealthModule,
+      ],
+    };
+  }
+}

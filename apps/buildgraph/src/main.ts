@@ -1,12 +1,24 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
+import { ConfigError, loadConfig } from './config/config';
+import { startService } from './service';
 
-async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule);
-  app.enableShutdownHooks();
-  const port = Number(process.env.BUILDGRAPH_HTTP_PORT ?? 8080);
-  await app.listen(port);
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`buildgraph: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const service = await startService(config);
+  process.stdout.write(JSON.stringify({ level: 30, time: Date.now(), msg: `buildgraph listening on ${service.url}` }) + '\n');
 }
 
-void bootstrap();
+main().catch((e: unknown) => {
+  // start-up failures (a bad setting found while opening the store or NATS) name the setting in the message
+  process.stderr.write(`buildgraph: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(2);
+});

@@ -89,7 +89,7 @@ export function authorize(role: Role, command: CommandName, body: object): WireE
 export interface Signer {
   keyName: string;
   role: Role;
-  /** the header value as received, kept with the events so an auditor can verify offline */
+  /** base64 of the ed25519 signature over the body, kept with the events so an auditor can verify offline */
   signature: string;
 }
 
@@ -125,6 +125,6 @@ export class TrustStore {
     if (!entry.verify(body, parsed.signature)) {
       return { ok: false, error: { code: 'UNAUTHENTICATED', message: `signature by ${parsed.keyName} does not match the request body`, details: { keyName: parsed.keyName } } };
     }
-    return { ok: true, signer: { keyName: parsed.keyName, role: entry.key.role, signature: header.trim() } };
+    return { ok: true, signer: { keyName: parsed.keyName, role: entry.key.role, signature: parsed.signature.toString('base64') } };
   }
 }

@@ -1,0 +1,97 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EVENTS_STREAM, eventSubject, EVENTS_SUBJECT_WILDCARD } from '@buildgraph/contracts';
+import { EVENT_STORE, EventStore, RecordedEvent, Subscription } from '@buildgraph/eventstore';
+import { JetStreamClient, NatsConnection } from 'nats';
+import { join } from 'node:path';
+import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
+import { MetricsService } from '../metrics/metrics.service';
+import { NATS_CONNECTION } from '../nats/nats.tokens';
+import { wireEvent } from '../query/query.service';
+import { FileCheckpoint } from './checkpoint';
+
+/** `drv-<hashPart>` -> hashPart, `group-<id>` -> id: the last token of the notification subject. */
+export function notificationKey(stream: string): string {
+  return stream.replace(/^(drv|group|system)-/, '');
+}
+
+/**
+ * Publishes every appended event to `buildgraph.v1.events.<EventType>.<key>`: into the JetStream stream
+ * BUILDGRAPH_EVENTS when the server has JetStream (message id = event id, so a re-publish after a crash
+ * is dropped by the duplicate window), plain NATS otherwise. Resumes from its checkpoint file.
+ */
+@Injectable()
+export class NotifierService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Notifier');
+  private sub?: Subscription;
+  private js?: JetStreamClient;
+  private closing = false;
+  private readonly checkpoint: FileCheckpoint;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection | null,
+    @Inject(SERVICE_CONFIG) config: ServiceConfig,
+    private readonly metrics: MetricsService,
+  ) {
+    this.checkpoint = new FileCheckpoint(join(config.BUILDGRAPH_DATA_DIR, 'notifier.checkpoint'));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.nc) return;
+    this.js = await this.setUpJetStream(this.nc);
+    const from = this.checkpoint.read();
+    this.log.log(`publishing events after position ${from} ${this.js ? `into JetStream stream ${EVENTS_STREAM}` : 'on core NATS (no JetStream)'}`);
+    this.sub = this.store.subscribe({ from, batchSize: 500 }, (batch) => this.publishUntilDone(batch));
+    this.sub.done.catch((e: unknown) => this.log.error({ err: e }, 'notifier stopped'));
+  }
+
+  private async setUpJetStream(nc: NatsConnection): Promise<JetStreamClient | undefined> {
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: 2000 });
+      try {
+        await jsm.streams.info(EVENTS_STREAM);
+      } catch {
+        await jsm.streams.add({ name: EVENTS_STREAM, subjects: [EVENTS_SUBJECT_WILDCARD], duplicate_window: 10 * 60 * 1e9 });
+      }
+      return nc.jetstream();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** NATS may be away for a while: keep the batch and retry, so no event is skipped. */
+  private async publishUntilDone(batch: RecordedEvent[]): Promise<void> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      if (this.closing) return;
+      try {
+        return await this.publish(batch);
+      } catch (e) {
+        this.log.warn(`publishing ${batch.length} events failed (${(e as Error).message}); retrying in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async publish(batch: RecordedEvent[]): Promise<void> {
+    const nc = this.nc;
+    if (!nc) return;
+    const js = this.js;
+    const sends = batch.map((r) => {
+      const subject = eventSubject(r.type, notificationKey(r.stream));
+      const data = Buffer.from(JSON.stringify(wireEvent(r)));
+      if (js) return js.publish(subject, data, { msgID: r.id });
+      nc.publish(subject, data);
+      return Promise.resolve();
+    });
+    await Promise.all(sends);
+    const last = batch[batch.length - 1].position;
+    this.checkpoint.write(last);
+    const head = await this.store.headPosition();
+    this.metrics.notifierLag.set(Number(head - last));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    await this.sub?.close();
+  }
+}
