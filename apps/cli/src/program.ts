@@ -1,11 +1,14 @@
 import { Command } from 'commander';
+import { registerDrv } from './commands/drv';
 
-/** The `buildgraph` command. Each capability adds its subcommands in its own file. */
+/** The `buildgraph` command. Each capability adds its subcommands from its own file in commands/. */
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('buildgraph')
     .description('Event-sourced record of what Nix build farms did: inspect derivations, report builds, poison results, replay history')
-    .version('0.1.0');
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerDrv(program);
   return program;
 }
