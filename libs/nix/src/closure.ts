@@ -2,13 +2,8 @@
  * Graph walks over a set of derivations: the order to rewrite them in, and the store paths one of them
  * needs before it can be built. See docs/nix-vectors.md for the exact meaning of the build closure.
  */
-import type { Derivation } from './derivation';
+import { compareUtf8, Derivation } from './derivation';
 import { NixError } from './errors';
-
-/** Sorts by UTF-8 bytes (Nix's std::set order), so results do not depend on JS's UTF-16 order. */
-function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 /**
  * Every drvPath of `graph`, inputs before the derivations that use them; ties broken by path, so the order
@@ -19,12 +14,12 @@ export function topologicalOrder(graph: Record<string, Derivation>): string[] {
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   // Iterative depth-first search: real graphs are deep enough (bootstrap chains) to overflow recursion.
-  for (const root of Object.keys(graph).sort(byUtf8)) {
+  for (const root of Object.keys(graph).sort(compareUtf8)) {
     if (state.has(root)) continue;
     const stack: { drvPath: string; inputs: string[]; next: number }[] = [];
     const enter = (drvPath: string) => {
       state.set(drvPath, 'visiting');
-      stack.push({ drvPath, inputs: Object.keys(graph[drvPath].inputDrvs).sort(byUtf8), next: 0 });
+      stack.push({ drvPath, inputs: Object.keys(graph[drvPath].inputDrvs).sort(compareUtf8), next: 0 });
     };
     enter(root);
     while (stack.length > 0) {
@@ -79,7 +74,7 @@ export function buildClosure(drvPath: string, graph: Record<string, Derivation>,
       }
     }
   }
-  return [...paths].sort(byUtf8);
+  return [...paths].sort(compareUtf8);
 }
 
 function inputOutputPath(drvPath: string, drv: Derivation, outputName: string, realisations: Record<string, string>): string {

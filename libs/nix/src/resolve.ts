@@ -3,15 +3,12 @@
  * derivation's inputs are known, it becomes a derivation with no input derivations, whose placeholders for
  * those outputs are replaced by the real paths. Many derivations can resolve to the same one.
  */
-import { Derivation, derivationName } from './derivation';
+import { compareUtf8, Derivation, derivationName } from './derivation';
 import { NixError } from './errors';
 import { derivationPath, DrvLookup, hashDerivationModulo } from './hash';
 import { downstreamPlaceholder } from './placeholders';
 import { DEFAULT_STORE_DIR, makeOutputPath, parseStorePath } from './store-path';
 
-function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 /**
  * Nix's rewriteStrings: each rewrite in key order, every occurrence. Keys are placeholders or store paths,
@@ -26,9 +23,9 @@ export function rewriteStrings(s: string, rewrites: Map<string, string>): string
 
 /** Applies `rewrites` to the builder, the arguments and the environment (names and values), as Nix does. */
 export function rewriteDerivationStrings(drv: Derivation, rewrites: Map<string, string>): Derivation {
-  const sorted = new Map([...rewrites].sort(([a], [b]) => byUtf8(a, b)));
+  const sorted = new Map([...rewrites].sort(([a], [b]) => compareUtf8(a, b)));
   const env: Record<string, string> = {};
-  for (const name of Object.keys(drv.env).sort(byUtf8)) {
+  for (const name of Object.keys(drv.env).sort(compareUtf8)) {
     const newName = rewriteStrings(name, sorted);
     // std::map::emplace keeps the first value if two names collide after rewriting
     if (!(newName in env)) env[newName] = rewriteStrings(drv.env[name], sorted);
@@ -37,7 +34,7 @@ export function rewriteDerivationStrings(drv: Derivation, rewrites: Map<string, 
     ...drv,
     builder: rewriteStrings(drv.builder, sorted),
     args: drv.args.map((a) => rewriteStrings(a, sorted)),
-    env: Object.fromEntries(Object.keys(env).sort(byUtf8).map((k) => [k, env[k]])),
+    env: Object.fromEntries(Object.keys(env).sort(compareUtf8).map((k) => [k, env[k]])),
   };
 }
 
@@ -56,7 +53,7 @@ export function resolveDerivation(
   const storeDir = opts.storeDir ?? DEFAULT_STORE_DIR;
   const rewrites = new Map<string, string>();
   const inputSrcs = new Set(drv.inputSrcs);
-  for (const inputDrvPath of Object.keys(drv.inputDrvs).sort(byUtf8)) {
+  for (const inputDrvPath of Object.keys(drv.inputDrvs).sort(compareUtf8)) {
     for (const outputName of drv.inputDrvs[inputDrvPath]) {
       const outPath = realisedPath(inputDrvPath, outputName, inputRealisations, lookup, storeDir);
       rewrites.set(downstreamPlaceholder(inputDrvPath, outputName, storeDir), outPath);
@@ -67,7 +64,7 @@ export function resolveDerivation(
     ...rewriteDerivationStrings(drv, rewrites),
     outputs: Object.fromEntries(Object.entries(drv.outputs).map(([name, out]) => [name, { ...out }])),
     inputDrvs: {},
-    inputSrcs: [...inputSrcs].sort(byUtf8),
+    inputSrcs: [...inputSrcs].sort(compareUtf8),
   };
   fillDeferredOutputs(resolved, lookup, storeDir);
   return { drv: resolved, drvPath: derivationPath(resolved, storeDir) };
@@ -108,5 +105,5 @@ function fillDeferredOutputs(drv: Derivation, lookup: DrvLookup, storeDir: strin
     drv.outputs[outputName] = { path, hashAlgo: '', hash: '' };
     env[outputName] = path;
   }
-  drv.env = Object.fromEntries(Object.keys(env).sort(byUtf8).map((k) => [k, env[k]]));
+  drv.env = Object.fromEntries(Object.keys(env).sort(compareUtf8).map((k) => [k, env[k]]));
 }

@@ -5,9 +5,9 @@
  * that attribute. See docs/nix-vectors.md.
  */
 import { printDerivation } from './aterm';
-import { Derivation } from './derivation';
+import { compareUtf8, Derivation } from './derivation';
 import { NixError } from './errors';
-import { derivationPath, DrvHash, fillOutputPaths } from './hash';
+import { derivationPathFromAterm, DrvHash, fillOutputPaths } from './hash';
 import { downstreamPlaceholder } from './placeholders';
 import { DEFAULT_STORE_DIR } from './store-path';
 import { topologicalOrder } from './closure';
@@ -16,9 +16,6 @@ import { rewriteDerivationStrings } from './resolve';
 /** The environment variable (or structured attribute) that carries a derivation's serial. */
 export const SERIAL_ATTRIBUTE = 'buildgraphSerial';
 
-function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 export interface RewrittenDerivation {
   drvPath: string;
@@ -62,10 +59,11 @@ export function rewriteWithSerials(
     next = { ...next, inputDrvs: renameInputs(drv.inputDrvs, changed) };
     if (serial !== undefined) next = withSerial(next, serial);
     next = fillOutputPaths(next, lookup, { cache, storeDir });
-    const drvPath = derivationPath(next, storeDir);
+    const aterm = printDerivation(next);
+    const drvPath = derivationPathFromAterm(aterm, next, storeDir);
     if (drvPath === oldPath) continue;
     byNewPath.set(drvPath, next);
-    changed[oldPath] = { drvPath, drv: next, aterm: printDerivation(next) };
+    changed[oldPath] = { drvPath, drv: next, aterm };
   }
   return changed;
 }
@@ -96,7 +94,7 @@ function inputRewrites(
 
 function renameInputs(inputDrvs: Record<string, string[]>, changed: Record<string, RewrittenDerivation>): Record<string, string[]> {
   const renamed = Object.entries(inputDrvs).map(([p, outs]): [string, string[]] => [changed[p]?.drvPath ?? p, outs]);
-  return Object.fromEntries(renamed.sort(([a], [b]) => byUtf8(a, b)));
+  return Object.fromEntries(renamed.sort(([a], [b]) => compareUtf8(a, b)));
 }
 
 /**
@@ -112,7 +110,7 @@ function withSerial(drv: Derivation, serial: number): Derivation {
   } else {
     env[SERIAL_ATTRIBUTE] = String(serial);
   }
-  return { ...drv, env: Object.fromEntries(Object.keys(env).sort(byUtf8).map((k) => [k, env[k]])) };
+  return { ...drv, env: Object.fromEntries(Object.keys(env).sort(compareUtf8).map((k) => [k, env[k]])) };
 }
 
 /** nlohmann::json's compact dump of a parsed value: object keys sorted by bytes, strings as JSON.stringify. */
@@ -121,7 +119,7 @@ function nixJson(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     return `{${Object.keys(obj)
-      .sort(byUtf8)
+      .sort(compareUtf8)
       .map((k) => `${JSON.stringify(k)}:${nixJson(obj[k])}`)
       .join(',')}}`;
   }
