@@ -1,5 +1,8 @@
 import { Command } from 'commander';
 import { registerDrv } from './commands/drv';
+import { registerKeys } from './commands/keys';
+import { registerReport } from './commands/report';
+import { registerSubscribe } from './commands/subscribe';
 
 /** The `buildgraph` command. Each capability adds its subcommands from its own file in commands/. */
 export function buildProgram(): Command {
@@ -10,5 +13,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   registerDrv(program);
+  registerKeys(program);
+  registerReport(program);
+  registerSubscribe(program);
   return program;
 }
