@@ -112,6 +112,22 @@ describe('one file, two store instances (as two processes would)', () => {
     expect((await collect(b.readAll())).events.map((e) => e.id)).toEqual(fromA.map((e) => e.id));
     await Promise.all([a.close(), b.close()]);
   });
+
+  it('a subscriber follows the other instance live only when asked to poll the head', async () => {
+    const path = join(dir, 'events.db');
+    const polling = await openSqliteEventStore(path, { pollExternalAppendsMs: 5 });
+    const writer = await openSqliteEventStore(path);
+    const seen: RecordedEvent[] = [];
+    const sub = polling.subscribe({}, (batch) => {
+      seen.push(...batch);
+    });
+    const written = event('GroupOpened');
+    await writer.append('group-elsewhere', [written], 'no-stream');
+    for (let i = 0; i < 500 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen.map((e) => e.id)).toEqual([written.id]);
+    await sub.close();
+    await Promise.all([polling.close(), writer.close()]);
+  });
 });
 
 describe('store settings', () => {

@@ -228,7 +228,13 @@ function readPosition(from: Position): ReadPosition {
 /** Our events only: JSON events in buildgraph streams; system and foreign events are skipped. */
 function toRecorded(resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent | undefined {
   const e = resolved.event;
-  if (!e || !e.isJson || !e.position || !isValidStreamName(e.streamId) || e.type.startsWith('$')) return undefined;
+  if (!e || !e.isJson || !isValidStreamName(e.streamId) || e.type.startsWith('$')) return undefined;
+  if (!e.position) {
+    // Stream reads carry positions only from server 22.6 on; without them there is no contract.
+    throw new EventStoreError('UNAVAILABLE', 'EventStoreDB did not report event positions: buildgraph needs server 22.6 or later', {
+      stream: e.streamId,
+    });
+  }
   return {
     id: e.id.toLowerCase(),
     type: e.type,

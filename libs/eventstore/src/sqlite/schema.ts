@@ -36,6 +36,11 @@ export interface OpenOptions {
   verify?: boolean;
   /** How long to wait for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Also wake subscriptions for appends made by *other* processes on the same file, by polling the
+   * head every this many ms. Default: off (only this instance's own appends are followed live).
+   */
+  pollExternalAppendsMs?: number;
 }
 
 /**

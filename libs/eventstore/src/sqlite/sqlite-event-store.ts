@@ -30,7 +30,9 @@ const COLUMNS = 'position, id, stream, revision, type, data, metadata';
 
 /** Opens the embedded event store in one SQLite file (created if missing). */
 export async function openSqliteEventStore(path: string, opts: OpenOptions = {}): Promise<SqliteEventStore> {
-  return new SqliteEventStore(openDatabase(path, opts), path);
+  const store = new SqliteEventStore(openDatabase(path, opts), path);
+  if (opts.pollExternalAppendsMs) store.pollHead(opts.pollExternalAppendsMs);
+  return store;
 }
 
 /**
@@ -48,6 +50,7 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly readFilteredCache = new Map<string, Database.Statement>();
   private readonly stmt;
+  private poller: NodeJS.Timeout | undefined;
   private counters = { commits: 0, appends: 0 };
 
   constructor(
@@ -141,8 +144,23 @@ export class SqliteEventStore implements EventStore {
     return this.guard(() => this.stmt.head.get() as bigint);
   }
 
+  /** Follows appends made through other connections (other processes) to the same file. */
+  pollHead(intervalMs: number): void {
+    clearInterval(this.poller);
+    this.poller = setInterval(() => {
+      if (this.closed) return;
+      try {
+        this.notifier.advance(this.stmt.head.get() as bigint);
+      } catch {
+        /* a failing read shows up in the subscriptions' own reads, with a code */
+      }
+    }, intervalMs);
+    this.poller.unref();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.poller);
     if (this.queue.length > 0) this.flush(); // accepted appends are committed, not dropped
     this.closed = true;
     this.notifier.close();
