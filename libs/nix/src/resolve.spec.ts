@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { downstreamPlaceholder, hashPlaceholder, NixError, printDerivation, resolveDerivation } from '@buildgraph/nix';
 import { drv, lookup, vectors } from '../../../test/nix/vectors';
 
@@ -75,5 +76,39 @@ describe('resolveDerivation', () => {
       ]),
     );
     expect(resolveDerivation(drv(poisonedMid), sameOutputs, lookup).drvPath).toBe(resolutionOf('ca-mid').resolvedDrvPath);
+  });
+
+  it('with any realisations left out, either resolves as Nix did or names a missing content-addressed one', () => {
+    const cases = Object.entries(vectors.resolutions);
+    const arbitrary = fc.constantFrom(...cases).chain(([drvPath, r]) =>
+      fc.record({
+        drvPath: fc.constant(drvPath),
+        expected: fc.constant(r.resolvedDrvPath),
+        given: fc.subarray(Object.keys(r.inputRealisations)).map((ids) => Object.fromEntries(ids.map((id) => [id, r.inputRealisations[id]]))),
+        all: fc.constant(r.inputRealisations),
+      }),
+    );
+    fc.assert(
+      fc.property(arbitrary, ({ drvPath, expected, given, all }) => {
+        const missingFloating = Object.keys(all).filter((id) => {
+          const [input, out] = id.split('^');
+          return !(id in given) && vectors.derivations[input].outputPaths[out] === null;
+        });
+        if (missingFloating.length === 0) {
+          expect(resolveDerivation(drv(drvPath), given, lookup).drvPath).toBe(expected);
+        } else {
+          let error: unknown;
+          try {
+            resolveDerivation(drv(drvPath), given, lookup);
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(NixError);
+          expect((error as NixError).code).toBe('MISSING_REALISATION');
+          expect(missingFloating).toContain((error as NixError).details?.id);
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
