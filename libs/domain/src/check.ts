@@ -19,6 +19,16 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 export const MAX_REASON_CHARS = 1024;
 export const MAX_LOG_TAIL_BYTES = 4096;
 
+/** Own keys only: ids such as "constructor" or "__proto__" are valid ids, not prototype members. */
+export function hasOwn(obj: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(obj, key);
+}
+
+/** Sets a data property even for the key "__proto__". */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function typeName(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
@@ -119,7 +129,7 @@ export const record =
       if (!kr.ok) return kr;
       const r = item(value[k], `${field}[${JSON.stringify(k)}]`);
       if (!r.ok) return r;
-      out[k] = r.value;
+      setOwn(out, k, r.value);
     }
     return ok(out);
   };
@@ -141,7 +151,7 @@ export const object =
   (value, field) => {
     if (!isPlainObject(value)) return invalid(field, `expected an object, got ${typeName(value)}`);
     for (const k of Object.keys(value)) {
-      if (!(k in shape)) return invalid(`${field}.${k}`, 'is not a known field');
+      if (!hasOwn(shape, k)) return invalid(`${field}.${k}`, 'is not a known field');
     }
     const out: Record<string, unknown> = {};
     for (const [k, spec] of Object.entries(shape)) {
@@ -153,7 +163,7 @@ export const object =
       }
       const r = (isOptional ? spec.check : spec)(v, `${field}.${k}`);
       if (!r.ok) return r;
-      out[k] = r.value;
+      setOwn(out, k, r.value);
     }
     return ok(out as Out<S>);
   };
@@ -164,7 +174,7 @@ export const tagged =
   (value, field) => {
     if (!isPlainObject(value)) return invalid(field, `expected an object, got ${typeName(value)}`);
     const kind = value.kind;
-    if (typeof kind !== 'string' || !(kind in variants)) return invalid(`${field}.kind`, `must be one of ${Object.keys(variants).join(', ')}`);
+    if (typeof kind !== 'string' || !hasOwn(variants, kind)) return invalid(`${field}.kind`, `must be one of ${Object.keys(variants).join(', ')}`);
     return variants[kind](value, field);
   };
 

@@ -3,6 +3,7 @@
  * succeed or fail, once), poisoning and invalidation of results, clearing a cached failure, FOD checks.
  */
 import { Derivation, NixError, derivationName, derivationPath, parseDerivation, printDerivation } from '@buildgraph/nix';
+import { Check, hasOwn } from '../check';
 import { CommandMetadata, Decided, Decision, commandMetadataCheck, makeEvent } from '../commands';
 import { AttemptFailed, AttemptSucceeded, DrvEvent } from '../events/types';
 import { validateEvent } from '../events/parse';
@@ -23,7 +24,7 @@ import {
   SucceedAttempt,
 } from './commands';
 import { declaredFodHash, inputRealisationsProblem, normaliseHash, outputsProblem } from './checks';
-import { AttemptState, DrvState, initialDrvState, evolveDrv, succeededAttempts, validAttempts } from './state';
+import { AttemptState, DrvState, attemptOf, initialDrvState, evolveDrv, succeededAttempts, validAttempts } from './state';
 
 type DrvDecision = Decided<DrvEvent>;
 
@@ -53,7 +54,7 @@ function requireRegistered(state: DrvState, drvPath: string): DomainError | null
 function requireAttempt(state: DrvState, data: { drvPath: string; attemptId: string; farm?: string }): Result<AttemptState> {
   const notRegistered = requireRegistered(state, data.drvPath);
   if (notRegistered) return { ok: false, error: notRegistered };
-  const attempt = state.attempts[data.attemptId];
+  const attempt = attemptOf(state, data.attemptId);
   if (!attempt) return fail('NOT_FOUND', `attempt ${data.attemptId} of ${data.drvPath} was never started`, { attemptId: data.attemptId });
   if (data.farm !== undefined && attempt.started.data.farm !== data.farm) {
     return fail('PERMISSION_DENIED', `attempt ${data.attemptId} belongs to farm ${attempt.started.data.farm}, not ${data.farm}`, {
@@ -135,7 +136,7 @@ function start(state: DrvState, { data, metadata }: StartAttempt): DrvDecision {
     keys.attempt(data.drvPath, data.attemptId, 'AttemptStarted'),
     metadata,
   );
-  const existing = state.attempts[data.attemptId];
+  const existing = attemptOf(state, data.attemptId);
   if (existing) {
     const { startedAt: _a, ...before } = existing.started.data;
     const { startedAt: _b, ...now } = event.data;
@@ -228,7 +229,7 @@ function poison(state: DrvState, { data, metadata }: PoisonResult): DrvDecision 
   let targets = succeeded;
   const scope = data.scope;
   if (scope?.kind === 'attempt') {
-    const attempt = state.attempts[scope.attemptId];
+    const attempt = attemptOf(state, scope.attemptId);
     if (!attempt || attempt.ended?.type !== 'AttemptSucceeded') {
       return fail('FAILED_PRECONDITION', `attempt ${scope.attemptId} has no successful result to poison`, { attemptId: scope.attemptId });
     }
@@ -275,7 +276,7 @@ function invalidate(state: DrvState, { data, metadata }: InvalidateResult): DrvD
   if (earlier) return repeatOf(earlier);
   let candidates = validAttempts(state);
   if (data.attemptIds) {
-    const unknown = data.attemptIds.filter((id) => state.attempts[id]?.ended?.type !== 'AttemptSucceeded');
+    const unknown = data.attemptIds.filter((id) => attemptOf(state, id)?.ended?.type !== 'AttemptSucceeded');
     if (unknown.length > 0) return fail('NOT_FOUND', `no successful attempt ${unknown.join(', ')} of ${data.drvPath}`, { unknown });
     candidates = candidates.filter((a) => data.attemptIds!.includes(a.started.data.attemptId));
   }
@@ -362,7 +363,9 @@ function decideValid(command: DrvCommand, state: DrvState): DrvDecision {
  */
 export function decideDrv(command: DrvCommand, state: DrvState): DrvDecision {
   if (typeof command !== 'object' || command === null) return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
-  const schema = (DRV_COMMAND_SCHEMAS as Record<string, (v: unknown, f: string) => Result<unknown>>)[command.type];
+  const schema = hasOwn(DRV_COMMAND_SCHEMAS, command.type)
+    ? (DRV_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type]
+    : undefined;
   if (!schema) return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, { field: 'type' });
   const data = schema(command.data, 'data');
   if (!data.ok) return data;

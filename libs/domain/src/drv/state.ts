@@ -45,7 +45,7 @@ export function initialDrvState(): DrvState {
 }
 
 function withAttempt(state: DrvState, attemptId: string, change: (a: AttemptState) => AttemptState): DrvState {
-  const current = state.attempts[attemptId];
+  const current = attemptOf(state, attemptId);
   // evolve is total: an event about an unknown attempt (impossible through decide) leaves state as is
   if (!current) return state;
   return { ...state, attempts: { ...state.attempts, [attemptId]: change(current) } };
@@ -88,6 +88,10 @@ export function evolveDrv(state: DrvState, event: DrvEvent): DrvState {
       return unreachable;
     }
   }
+}
+
+export function attemptOf(state: DrvState, attemptId: string): AttemptState | undefined {
+  return Object.prototype.hasOwnProperty.call(state.attempts, attemptId) ? state.attempts[attemptId] : undefined;
 }
 
 /** Successful attempts whose result has been neither poisoned nor invalidated. */

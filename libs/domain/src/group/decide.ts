@@ -2,7 +2,7 @@
  * The group decider: a multi-machine build succeeds or fails as a unit, and decides that once. The first
  * member failure, or a deadline missed, fails it; all members succeeding (in time) succeeds it.
  */
-import { Check, array, drvPath, id, isoTime, literal, object, optional, reason, refine } from '../check';
+import { Check, array, drvPath, id, isoTime, literal, object, optional, reason, refine, hasOwn } from '../check';
 import { Command, CommandMetadata, Decided, commandMetadataCheck, makeEvent } from '../commands';
 import { validateEvent } from '../events/parse';
 import { MAX_GROUP_MEMBERS } from '../events/schemas';
@@ -189,7 +189,7 @@ function decideValid(command: GroupCommand, state: GroupState): GroupDecision {
 /** Validates the command, decides, and validates the resulting events; never throws for bad input. */
 export function decideGroup(command: GroupCommand, state: GroupState): GroupDecision {
   if (typeof command !== 'object' || command === null) return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
-  const schema = (GROUP_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type];
+  const schema = hasOwn(GROUP_COMMAND_SCHEMAS, command.type) ? (GROUP_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type] : undefined;
   if (!schema) return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, { field: 'type' });
   const data = schema(command.data, 'data');
   if (!data.ok) return data;
