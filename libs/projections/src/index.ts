@@ -3,3 +3,6 @@ export * from './canonical-json';
 export * from './projection';
 export * from './read-store';
 export * from './runner';
+export * from './models';
+export * from './queries';
+export * from './policies';

@@ -88,10 +88,21 @@ export class ReadStore implements DocReader {
 
   /** The documents of a model in key order, optionally only keys starting with `prefix`. */
   *scan<D = unknown>(model: string, prefix = ''): IterableIterator<[string, D]> {
-    const stmt = this.db.prepare<[string, string, string], { key: string; json: string }>(
-      'SELECT key, json FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key',
-    );
-    for (const row of stmt.iterate(model, prefix, prefix + '\uffff')) yield [row.key, parse(row.json, model, row.key) as D];
+    for (const row of this.scanRows(model, prefix)) yield [row.key, parse(row.json, model, row.key) as D];
+  }
+
+  /** Just the keys under a prefix (index documents carry their meaning in the key). */
+  keys(model: string, prefix = ''): string[] {
+    this.keysStmt ??= this.db.prepare<[string, string, string], string>('SELECT key FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key').pluck();
+    return this.keysStmt.all(model, prefix, prefix + '\uffff');
+  }
+
+  private scanStmt: Database.Statement<[string, string, string], { key: string; json: string }> | undefined;
+  private keysStmt: Database.Statement<[string, string, string], string> | undefined;
+
+  private scanRows(model: string, prefix: string): { key: string; json: string }[] {
+    this.scanStmt ??= this.db.prepare('SELECT key, json FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key');
+    return this.scanStmt.all(model, prefix, prefix + '\uffff');
   }
 
   count(model: string): number {

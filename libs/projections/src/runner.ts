@@ -18,8 +18,10 @@ export interface Processor<E> {
 }
 
 export interface ProcessorContext {
-  /** Read models as of the end of the current batch. */
+  /** Read models as of the end of the current batch (cached). */
   docs: DocReader;
+  /** The same, for key-prefix scans (the batch is committed before processors run). */
+  store: ReadStore;
   events: EventStore;
   /** Wall clock, injected so tests can move it. */
   now(): Date;
@@ -88,7 +90,7 @@ export class ProjectionRunner<E> implements DocReader {
         { stored, expected: this.signature },
       );
     }
-    this.ctx = { docs: this, events: opts.events, now: opts.now ?? (() => new Date()) };
+    this.ctx = { docs: this, store: opts.readStore, events: opts.events, now: opts.now ?? (() => new Date()) };
   }
 
   /** The last position whose effects are in the read models (committed or pending in the cache). */

@@ -1,0 +1,100 @@
+/**
+ * The two policies as processors on the live log. Their decisions are the pure functions in
+ * @buildgraph/domain (planInvalidation, groupPolicy); here they only read the read store and append.
+ */
+import {
+  DRV_STATE,
+  decideDrv,
+  decideGroup,
+  drvStreamName,
+  evolveDrv,
+  evolveGroup,
+  expiredGroups,
+  fromStored,
+  groupPolicy,
+  groupStreamName,
+  initialDrvState,
+  initialGroupState,
+  planInvalidation,
+  toStored,
+  type DomainEvent,
+  type DrvEvent,
+  type DrvStateDoc,
+  type GroupEvent,
+  type PolicyCommand,
+} from '@buildgraph/domain';
+import { isEventStoreError, type EventStore } from '@buildgraph/eventstore';
+import { attemptTrace, consumersOf, group, openGroups, referrersOf } from './queries';
+import type { Processor, ProcessorContext } from './runner';
+
+export type PolicyLog = (message: string, details?: Record<string, unknown>) => void;
+
+/**
+ * On ResultPoisoned: plan the invalidations from the build trace and append them level by level
+ * (a level's appends go out together and the SQLite store commits them in one transaction; the next
+ * level waits, so the log keeps topological order). Ids are deterministic: replicas dedupe.
+ */
+export class InvalidationPolicy implements Processor<DomainEvent> {
+  readonly name = 'invalidation';
+  /** ResultInvalidated events appended (or found already appended) since start. */
+  appended = 0;
+
+  async handle(event: DomainEvent, ctx: ProcessorContext): Promise<void> {
+    if (event.type !== 'ResultPoisoned') return;
+    const levels = planInvalidation(event, {
+      drvState: (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
+      consumersOf: (p) => consumersOf(ctx.store, p),
+      referrersOf: (d) => referrersOf(ctx.store, d),
+    });
+    for (const level of levels) {
+      await Promise.all(level.map((e) => ctx.events.append(drvStreamName(e.data.drvPath), [toStored(e)], 'any')));
+      this.appended += level.length;
+    }
+  }
+}
+
+/** Runs a command against its aggregate: read the stream, decide, append at the revision read; retry on a race. */
+export async function executeCommand(events: EventStore, cmd: PolicyCommand, log: PolicyLog = () => {}): Promise<DomainEvent[]> {
+  const stream = cmd.aggregate === 'drv' ? drvStreamName(cmd.id) : groupStreamName(cmd.id);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const recorded = await events.readStream(stream);
+    const history = recorded.map((r) => fromStored(r));
+    const decided =
+      cmd.aggregate === 'drv'
+        ? decideDrv(cmd.command, (history as DrvEvent[]).reduce(evolveDrv, initialDrvState()))
+        : decideGroup(cmd.command, (history as GroupEvent[]).reduce(evolveGroup, initialGroupState()));
+    if (!decided.ok) {
+      log(`policy command ${cmd.command.type} on ${stream} refused: ${decided.error.message}`, { code: decided.error.code });
+      return [];
+    }
+    const out = decided.value.events as DomainEvent[];
+    if (out.length === 0) return [];
+    const expected = recorded.length === 0 ? 'no-stream' : recorded[recorded.length - 1].revision;
+    try {
+      await events.append(stream, out.map(toStored), expected);
+      return out;
+    } catch (err) {
+      if (!isEventStoreError(err, 'WRONG_EXPECTED_REVISION')) throw err;
+    }
+  }
+  log(`policy command ${cmd.command.type} on ${stream} lost 5 races in a row; giving up until the next event`);
+  return [];
+}
+
+/** Reports member outcomes to groups, poisons the succeeded members of a failed group, expires deadlines. */
+export class GroupPolicy implements Processor<DomainEvent> {
+  readonly name = 'group';
+  constructor(private readonly log: PolicyLog = () => {}) {}
+
+  async handle(event: DomainEvent, ctx: ProcessorContext): Promise<void> {
+    const commands = groupPolicy(event, {
+      groupOfAttempt: (d, a) => attemptTrace(ctx.store, d, a)?.groupId,
+      group: (g) => group(ctx.store, g),
+    });
+    for (const cmd of commands) await executeCommand(ctx.events, cmd, this.log);
+  }
+
+  async tick(ctx: ProcessorContext): Promise<void> {
+    for (const cmd of expiredGroups(openGroups(ctx.store), ctx.now())) await executeCommand(ctx.events, cmd, this.log);
+  }
+}
