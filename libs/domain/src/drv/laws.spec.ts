@@ -65,7 +65,7 @@ describe('drv decider laws', () => {
         const serials = log.flatMap((e) => (e.type === 'ResultPoisoned' ? [e.data.serial] : []));
         expect(serials).toEqual(serials.map((_, i) => i + 1));
         // state is a pure fold: rebuilding from the stored form gives the same state
-        expect(fold(log.map((e) => fromStored(JSON.parse(JSON.stringify(toStored(e))))))).toEqual(state);
+        expect(fold(log.map((e) => fromStored(JSON.parse(JSON.stringify(toStored(e)))) as DrvEvent))).toEqual(state);
       }),
       { numRuns: 150 },
     );
