@@ -7,6 +7,7 @@ export type { StoredEvent } from './events/parse';
 export { DATA_SCHEMAS } from './events/schemas';
 export { UPCASTERS } from './events/upcast';
 export * from './failure/classify';
+export * from './failure/log';
 export * from './ids';
 export * from './streams';
 export * from './drv/commands';
