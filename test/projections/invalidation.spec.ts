@@ -1,0 +1,107 @@
+/**
+ * The invalidation policy, on a real event store: poisoning a result invalidates exactly the results
+ * built on top of it, transitively and in topological order, and two replicas append no duplicates.
+ */
+import { fromStored, type ResultInvalidated } from '@buildgraph/domain';
+import { join } from 'node:path';
+import { InvalidationPolicy, PROJECTIONS, ProjectionRunner, ReadStore, decodeEvent, drvState } from '@buildgraph/projections';
+import { Farm, type Drv } from './support';
+import { openLive, type Live } from './live';
+
+async function invalidations(live: Live): Promise<ResultInvalidated[]> {
+  const out: ResultInvalidated[] = [];
+  for await (const batch of live.store.readAll({ filter: { eventTypes: ['ResultInvalidated'] } })) for (const r of batch) out.push(fromStored(r) as ResultInvalidated);
+  return out;
+}
+
+/** lib <- app <- tool, plus: a different drv named lib with its own consumer, and a consumer that reported nothing. */
+function world(): { farm: Farm; lib: Drv; app: Drv; tool: Drv; otherLib: Drv; otherApp: Drv; silent: Drv } {
+  const farm = new Farm();
+  const lib = farm.drv('lib');
+  const otherLib = farm.drv('lib', [], 'ia', 'another version');
+  const app = farm.drv('app', [lib]);
+  const tool = farm.drv('tool', [app]);
+  const otherApp = farm.drv('other-app', [otherLib]);
+  const silent = farm.drv('silent', [lib]);
+  farm.built(lib, 'l1');
+  farm.built(otherLib, 'o1');
+  farm.built(app, 'a1');
+  farm.built(tool, 't1');
+  farm.built(otherApp, 'p1');
+  farm.built(silent, 's1', { consumed: 'none' });
+  return { farm, lib, app, tool, otherLib, otherApp, silent };
+}
+
+describe('invalidation policy', () => {
+  let live: Live;
+  beforeEach(async () => {
+    live = await openLive();
+  });
+  afterEach(async () => {
+    await live.close();
+  });
+
+  it('poisoning lib invalidates what consumed it, transitively and in topological order; the other lib is untouched', async () => {
+    const w = world();
+    const { runner, rs } = live.runner('replica', [new InvalidationPolicy()]);
+    await live.append(w.farm.log);
+    await runner.start();
+    const root = w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out]);
+    await live.append([root]);
+    await live.settle();
+
+    const events = await invalidations(live);
+    const order = events.map((e) => e.data.drvPath);
+    expect(new Set(order)).toEqual(new Set([w.app.drvPath, w.tool.drvPath, w.silent.drvPath]));
+    expect(order.indexOf(w.app.drvPath)).toBeLessThan(order.indexOf(w.tool.drvPath));
+    const tool = events.find((e) => e.data.drvPath === w.tool.drvPath)!;
+    expect(tool.data).toMatchObject({ because: { drvPath: w.app.drvPath, outputPath: w.app.outputs.out, rootEventId: root.id }, attemptIds: ['t1'], outputPaths: [w.tool.outputs.out] });
+    expect(tool.metadata.causationId).toBe(root.id);
+    // the read models follow: consumers invalidated, the other lib's consumer still valid
+    expect(drvState(rs, w.tool.drvPath)?.status).toBe('invalidated');
+    expect(drvState(rs, w.silent.drvPath)?.status).toBe('invalidated');
+    expect(drvState(rs, w.otherApp.drvPath)?.status).toBe('valid');
+    expect(drvState(rs, w.otherLib.drvPath)?.status).toBe('valid');
+  });
+
+  it('two replicas running the policy on one store append each invalidation once', async () => {
+    const w = world();
+    await live.append(w.farm.log);
+    const a = live.runner('replica-a', [new InvalidationPolicy()]);
+    const b = live.runner('replica-b', [new InvalidationPolicy()]);
+    await Promise.all([a.runner.start(), b.runner.start()]);
+    await live.append([w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out])]);
+    await live.settle();
+    const events = await invalidations(live);
+    expect(events).toHaveLength(3);
+    expect(new Set(events.map((e) => e.id)).size).toBe(3);
+    expect(a.rs.digests()).toEqual(b.rs.digests());
+  });
+
+  it('a replica restarted after a crash re-runs the policy from its own checkpoint, appending nothing twice', async () => {
+    const w = world();
+    await live.append(w.farm.log);
+    await live.append([w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out])]);
+    // the read models caught up, but the policy never ran (as if the process died in between)
+    const rs = new ReadStore(join(live.dir, 'replica.sqlite'));
+    await new ProjectionRunner({ events: live.store, readStore: rs, projections: PROJECTIONS, decode: decodeEvent }).catchUp();
+    rs.close();
+    const again = live.runner('replica', [new InvalidationPolicy()]);
+    await again.runner.start();
+    await live.settle();
+    const third = live.runner('third', [new InvalidationPolicy()]);
+    await third.runner.start();
+    await live.settle();
+    expect(await invalidations(live)).toHaveLength(3);
+  });
+
+  it('a poisoned output nobody consumed invalidates nothing', async () => {
+    const w = world();
+    const { runner } = live.runner('replica', [new InvalidationPolicy()]);
+    await live.append(w.farm.log);
+    await runner.start();
+    await live.append([w.farm.poisoned(w.tool, 1, ['t1'], [w.tool.outputs.out])]);
+    await live.settle();
+    expect(await invalidations(live)).toHaveLength(0);
+  });
+});
