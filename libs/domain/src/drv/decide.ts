@@ -1,15 +1,16 @@
 /**
- * The derivation decider: a drv's lifecycle in pure functions. Registration, attempts (start, resolve,
- * succeed or fail, once), poisoning and invalidation of results, clearing a cached failure, FOD checks.
+ * The derivation decider: a drv's lifecycle in pure functions. Registration (register.ts), attempts
+ * (start, resolve, succeed or fail, once), poisoning and invalidation of results, clearing a cached
+ * failure, FOD checks.
  */
-import { Derivation, NixError, derivationName, derivationPath, parseDerivation, printDerivation } from '@buildgraph/nix';
+import { NixError } from '@buildgraph/nix';
 import { Check, hasOwn } from '../check';
-import { CommandMetadata, Decided, Decision, commandMetadataCheck, makeEvent } from '../commands';
-import { AttemptFailed, AttemptSucceeded, DrvEvent } from '../events/types';
+import { CommandMetadata, Decision, commandMetadataCheck, makeEvent } from '../commands';
+import { AttemptFailed, AttemptSucceeded } from '../events/types';
 import { validateEvent } from '../events/parse';
 import { classifyFailure } from '../failure/classify';
 import { idempotencyKeys as keys } from '../ids';
-import { DomainError, Result, fail, ok } from '../result';
+import { fail } from '../result';
 import {
   ClearFailure,
   DRV_COMMAND_SCHEMAS,
@@ -18,114 +19,16 @@ import {
   InvalidateResult,
   PoisonResult,
   RecordFodVerification,
-  RegisterDerivation,
   ResolveAttempt,
   StartAttempt,
   SucceedAttempt,
 } from './commands';
 import { declaredFodHash, inputRealisationsProblem, normaliseHash, outputsProblem } from './checks';
+import { DrvDecision, accept, err, noop, repeatOf, requireAttempt, requireRegistered, sameJson } from './guards';
+import { register } from './register';
 import { AttemptState, DrvState, attemptOf, initialDrvState, evolveDrv, succeededAttempts, validAttempts } from './state';
 
-type DrvDecision = Decided<DrvEvent>;
-
-const accept = (...events: DrvEvent[]): DrvDecision => ok({ events });
-const repeatOf = (event: DrvEvent): DrvDecision => ok({ events: [], duplicateOf: event });
-const noop = (why: string): DrvDecision => ok({ events: [], noop: why });
-const err = (e: DomainError): DrvDecision => ({ ok: false, error: e });
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function requireRegistered(state: DrvState, drvPath: string): DomainError | null {
-  if (state.registered === null) return { code: 'NOT_FOUND', message: `derivation ${drvPath} is not registered`, details: { drvPath } };
-  if (state.registered.data.drvPath !== drvPath) {
-    // the service loaded the wrong stream: refuse rather than write one drv's facts into another's
-    return {
-      code: 'INVALID_ARGUMENT',
-      message: `drvPath ${drvPath} does not belong to this stream (${state.registered.data.drvPath})`,
-      details: { field: 'drvPath', drvPath, streamDrvPath: state.registered.data.drvPath },
-    };
-  }
-  return null;
-}
-
-/** The attempt, reported by the farm that started it. */
-function requireAttempt(state: DrvState, data: { drvPath: string; attemptId: string; farm?: string }): Result<AttemptState> {
-  const notRegistered = requireRegistered(state, data.drvPath);
-  if (notRegistered) return { ok: false, error: notRegistered };
-  const attempt = attemptOf(state, data.attemptId);
-  if (!attempt) return fail('NOT_FOUND', `attempt ${data.attemptId} of ${data.drvPath} was never started`, { attemptId: data.attemptId });
-  if (data.farm !== undefined && attempt.started.data.farm !== data.farm) {
-    return fail('PERMISSION_DENIED', `attempt ${data.attemptId} belongs to farm ${attempt.started.data.farm}, not ${data.farm}`, {
-      attemptId: data.attemptId,
-      farm: data.farm,
-    });
-  }
-  return ok(attempt);
-}
-
-function atermError<T>(e: unknown): Result<T> {
-  const nix = e instanceof NixError ? e : null;
-  return fail('INVALID_ARGUMENT', `aterm: not a derivation Nix would write: ${(e as Error).message}`, {
-    field: 'aterm',
-    nixCode: nix?.code,
-    ...(nix?.details ?? {}),
-  });
-}
-
-function readAterm(aterm: string): Result<{ drv: Derivation; drvPath: string; name: string }> {
-  try {
-    const drv = parseDerivation(aterm);
-    return ok({ drv, drvPath: derivationPath(drv), name: derivationName(drv) });
-  } catch (e) {
-    return atermError(e);
-  }
-}
-
-/** The drv path an ATerm hashes to: the stream a RegisterDerivation without drvPath belongs to. */
-export function registrationDrvPath(aterm: string): Result<string> {
-  const r = readAterm(aterm);
-  return r.ok ? ok(r.value.drvPath) : r;
-}
-
-/** Registration recomputes the drv path from the ATerm and refuses a mismatch. */
-function register(state: DrvState, { data, metadata }: RegisterDerivation): DrvDecision {
-  const read = readAterm(data.aterm);
-  if (!read.ok) return read;
-  const { drv, drvPath, name } = read.value;
-  if (printDerivation(drv) !== data.aterm) {
-    // the stored text must be the one that hashes to drvPath
-    return fail('INVALID_ARGUMENT', 'aterm: not in the canonical form Nix writes', { field: 'aterm', drvPath });
-  }
-  if (data.drvPath !== undefined && data.drvPath !== drvPath) {
-    return fail('INVALID_ARGUMENT', `drvPath: the ATerm hashes to ${drvPath}, not ${data.drvPath}`, {
-      field: 'drvPath',
-      claimed: data.drvPath,
-      computed: drvPath,
-    });
-  }
-  if (state.registered !== null) {
-    if (state.registered.data.drvPath === drvPath) return repeatOf(state.registered);
-    return fail('INVALID_ARGUMENT', `this stream holds ${state.registered.data.drvPath}, not ${drvPath}`, { field: 'drvPath' });
-  }
-  return accept(
-    makeEvent(
-      'DerivationRegistered',
-      {
-        drvPath,
-        name,
-        system: drv.system,
-        outputs: drv.outputs,
-        inputDrvs: drv.inputDrvs,
-        inputSrcs: drv.inputSrcs,
-        aterm: data.aterm,
-      },
-      keys.derivationRegistered(drvPath),
-      metadata,
-    ),
-  );
-}
+export { registrationDrvPath } from './register';
 
 function start(state: DrvState, { data, metadata }: StartAttempt): DrvDecision {
   const notRegistered = requireRegistered(state, data.drvPath);
