@@ -271,6 +271,18 @@ describeWith(['nix-instantiate', 'nix'], 'a derivation', () => {
       expect((e as ResultPoisoned).data).toMatchObject({ serial: 2, attemptIds: ['a2'] });
     });
 
+    it('poisoning by output path cancels every success that produced it, and refuses paths never produced', () => {
+      const events = runCommands(drvDecider, [start('leaf', 'a2', 'farm2'), succeed('leaf', 'a2', drv.leaf.outputs, { farm: 'farm2' })], built('leaf'));
+      const byPath = (outputPaths: string[]): DrvCommand => ({
+        type: 'PoisonResult',
+        data: { drvPath: drv.leaf.drvPath, reason: 'bad output', cause: 'operator', scope: { kind: 'outputs', outputPaths } },
+        metadata: meta(),
+      });
+      const [e] = spec.given(events).when(byPath([drv.leaf.outputs.out])).thenTypes('ResultPoisoned');
+      expect((e as ResultPoisoned).data).toMatchObject({ serial: 1, attemptIds: ['a1', 'a2'] });
+      spec.given(events).when(byPath([drv.app.outputs.out])).thenError('FAILED_PRECONDITION', /no attempt/);
+    });
+
     it('a drv that never succeeded cannot be poisoned', () => {
       spec.given([registered.leaf]).when(poison('leaf')).thenError('FAILED_PRECONDITION');
     });
@@ -300,6 +312,15 @@ describeWith(['nix-instantiate', 'nix'], 'a derivation', () => {
 
     it('clearing a failure that is not cached (a transient one) is a no-op', () => {
       const events = runCommands(drvDecider, [start('leaf'), failWith('leaf', 'a1', 'TransientFailure', 'curl: (6) Could not resolve host: example.org')], [registered.leaf]);
+      spec.given(events).when(clear()).thenNothing();
+    });
+
+    it('a success after a cached failure leaves nothing to clear', () => {
+      const events = runCommands(
+        drvDecider,
+        [start('leaf'), failWith('leaf', 'a1', 'PermanentFailure', 'make: *** [all] Error 2', 2), start('leaf', 'a2'), succeed('leaf', 'a2')],
+        [registered.leaf],
+      );
       spec.given(events).when(clear()).thenNothing();
     });
 

@@ -148,7 +148,7 @@ function poison(state: DrvState, { data, metadata }: PoisonResult): DrvDecision 
   const fresh = targets.filter((a) => !a.poisonedBy);
   if (fresh.length === 0) return repeatOf(targets[targets.length - 1].poisonedBy!);
   const serial = state.serial + 1;
-  const attemptIds = fresh.map((a) => a.started.data.attemptId);
+  const attemptIds = fresh.map((a) => a.started.data.attemptId).sort();
   const outputPaths = [...new Set(fresh.flatMap((a) => Object.values(a.ended.data.outputs)))].sort();
   return accept(
     makeEvent(
@@ -184,7 +184,7 @@ function invalidate(state: DrvState, { data, metadata }: InvalidateResult): DrvD
     candidates = candidates.filter((a) => data.attemptIds!.includes(a.started.data.attemptId));
   }
   if (candidates.length === 0) return noop(`${data.drvPath} has no valid result left to invalidate`);
-  const attemptIds = candidates.map((a) => a.started.data.attemptId);
+  const attemptIds = candidates.map((a) => a.started.data.attemptId).sort();
   const outputPaths = [...new Set(candidates.flatMap((a) => Object.values((a.ended as AttemptSucceeded).data.outputs)))].sort();
   return accept(
     makeEvent(
