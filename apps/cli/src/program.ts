@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { registerDrv } from './commands/drv';
+import { registerNixBuild } from './commands/nix-build';
+import { registerPostBuildHook } from './commands/post-build-hook';
 import { registerKeys } from './commands/keys';
 import { registerReport } from './commands/report';
 import { registerSubscribe } from './commands/subscribe';
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   registerDrv(program);
+  registerNixBuild(program);
+  registerPostBuildHook(program);
   registerKeys(program);
   registerReport(program);
   registerSubscribe(program);

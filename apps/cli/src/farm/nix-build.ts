@@ -1,0 +1,91 @@
+import { CliError, EXIT_BAD_INPUT } from '../cli-error';
+import { BuildSession, RealiseResult, SessionOutput } from './build-session';
+import { FarmClient } from './client';
+import { drvClosure, instantiate, invalidPaths, StoreDrv } from './nix-store';
+import { describeCachedFailure, ShouldBuildAsker, Verdict } from './should-build';
+
+export interface NixBuildOptions {
+  /** .drv store paths and .nix files */
+  targets: string[];
+  /** nix-instantiate arguments for .nix targets (-A, --arg, --argstr) */
+  instantiateArgs: string[];
+  /** nix-store --realise arguments (--option, --keep-going, -j, --check, ...) */
+  realiseArgs: string[];
+  rebuildFailed: boolean;
+  printBuildLogs: boolean;
+  /** asks the user (on a terminal); absent = not interactive */
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+export interface NixBuildResult extends Partial<RealiseResult> {
+  exitCode: number;
+  /** derivations not built because of a cached failure */
+  skipped: string[];
+  /** reports still queued (service unreachable) */
+  queued: number;
+}
+
+/** Exit code when a cached failure stops the build: Nix's own code for "some builds failed". */
+export const EXIT_BUILD_FAILED = 100;
+
+async function roots(targets: string[], args: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of targets) {
+    if (t.endsWith('.drv')) {
+      if (!t.startsWith('/')) throw new CliError(`${t}: a derivation must be given by its store path`, EXIT_BAD_INPUT);
+      out.push(t.replace(/!.*$/, ''));
+    } else {
+      out.push(...(await instantiate(t, args)));
+    }
+  }
+  if (out.length === 0) throw new CliError('nothing to build: give .drv store paths or .nix files', EXIT_BAD_INPUT);
+  return [...new Set(out)];
+}
+
+/** The derivations of the closure Nix will build: some output not valid here (a floating CA output counts as missing). */
+async function toBuild(closure: StoreDrv[]): Promise<StoreDrv[]> {
+  const paths = closure.flatMap((d) => Object.values(d.drv.outputs).map((o) => o.path).filter(Boolean));
+  const invalid = await invalidPaths(paths);
+  return closure.filter((d) => Object.values(d.drv.outputs).some((o) => !o.path || invalid.has(o.path)));
+}
+
+/**
+ * `buildgraph nix-build`: what `nix-build` does, with the service in the loop. The closure's
+ * derivations that Nix is about to build are checked against the negative cache; a
+ * cached failure stops the run before Nix starts (unless overridden); then Nix builds and every attempt
+ * is reported. The service being down never stops a build: reports wait in the outbox.
+ */
+export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: SessionOutput): Promise<NixBuildResult> {
+  const rootPaths = await roots(opts.targets, opts.instantiateArgs);
+  const closure = drvClosure(rootPaths);
+  const building = await toBuild(closure);
+  // whatever an earlier run left queued goes first, and tells us whether the service is there
+  const registered = await client.flush();
+  let verdicts = new Map<string, Verdict | undefined>();
+  if (registered.unreachable) {
+    out.info(`buildgraph: the service is unreachable (${registered.unreachable}); building without its negative cache, reports are queued`);
+  } else {
+    verdicts = await new ShouldBuildAsker(client).askAll(building.map((d) => d.drvPath));
+  }
+  const cached = building.flatMap((d) => {
+    const v = verdicts.get(d.drvPath);
+    return v && (v.decision === 'skip-cached-failure' || v.decision === 'retry-after') ? [{ drvPath: d.drvPath, v }] : [];
+  });
+  if (cached.length > 0 && !opts.rebuildFailed) {
+    for (const { drvPath, v } of cached) {
+      out.info(v.decision === 'skip-cached-failure' ? describeCachedFailure(drvPath, v) : `${drvPath} failed transiently (${v.reason}); retry after ${v.retryAt}`);
+    }
+    const go = opts.confirm ? await opts.confirm('build anyway? [y/N] ') : false;
+    if (!go) {
+      if (!opts.confirm) out.info('buildgraph: not building; pass --rebuild-failed to build anyway');
+      const q = await client.flush();
+      return { exitCode: EXIT_BUILD_FAILED, skipped: cached.map((c) => c.drvPath), queued: q.remaining };
+    }
+  }
+  const session = new BuildSession(client, closure, out, { printBuildLogs: opts.printBuildLogs });
+  const result = await session.realise(rootPaths, opts.realiseArgs);
+  const final = await client.flush();
+  if (final.unreachable) out.info(`buildgraph: ${final.remaining} report(s) queued in ${client.outbox.file} (${final.unreachable}); they are sent on the next run`);
+  for (const r of final.rejected) out.info(`buildgraph: the service refused a ${r.command}: ${r.code}: ${r.message}`);
+  return { ...result, skipped: [], queued: final.remaining };
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { KeyFormatError, parseSecretKey, SecretKey } from '@buildgraph/contracts';
+import { CliError, EXIT_BAD_INPUT } from '../cli-error';
+
+/**
+ * How a farm machine talks to buildgraph. Every setting is a flag or an environment variable, so the
+ * same values work from nix.conf's post-build-hook (which has no flags) and from the command line.
+ */
+export interface FarmSettings {
+  /** `nats://host:port[,nats://...]` or `http(s)://host:port` of the service */
+  serviceUrl: string;
+  /** the farm this machine reports for (must match the key's `farm:<name>` role on the service) */
+  farm: string;
+  /** this machine's name in attempts */
+  machine: string;
+  key: SecretKey;
+  /** where the outbox lives */
+  stateDir: string;
+  /** how long one request may take before it counts as unreachable */
+  timeoutMs: number;
+}
+
+export interface FarmOptions {
+  service?: string;
+  farm?: string;
+  machine?: string;
+  keyFile?: string;
+  stateDir?: string;
+  timeoutMs?: string | number;
+}
+
+export const FARM_ENV = {
+  service: 'BUILDGRAPH_SERVICE',
+  farm: 'BUILDGRAPH_FARM',
+  machine: 'BUILDGRAPH_MACHINE',
+  keyFile: 'BUILDGRAPH_KEY_FILE',
+  stateDir: 'BUILDGRAPH_STATE_DIR',
+  timeoutMs: 'BUILDGRAPH_TIMEOUT_MS',
+} as const;
+
+const ID = /^[A-Za-z0-9_\-:@]{1,128}$/;
+
+function pick(opt: string | undefined, env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = opt ?? env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** The default state dir follows XDG: $XDG_CACHE_HOME/buildgraph, else ~/.cache/buildgraph. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'buildgraph');
+}
+
+/** Reads and checks the settings; a bad or missing one is an error naming the flag and variable. */
+export function loadFarmSettings(opts: FarmOptions, env: NodeJS.ProcessEnv = process.env): FarmSettings {
+  const need = (key: keyof typeof FARM_ENV, flag: string): string => {
+    const v = pick(opts[key] === undefined ? undefined : String(opts[key]), env, FARM_ENV[key]);
+    if (v === undefined) throw new CliError(`missing setting: pass ${flag} or set ${FARM_ENV[key]}`, EXIT_BAD_INPUT);
+    return v;
+  };
+  const serviceUrl = need('service', '--service');
+  if (!/^(nats|tls):\/\/[^,\s]+(,(nats|tls):\/\/[^,\s]+)*$|^https?:\/\/\S+$/.test(serviceUrl)) {
+    throw new CliError(`invalid ${FARM_ENV.service} ${JSON.stringify(serviceUrl)}: expected nats://HOST:PORT or http://HOST:PORT`, EXIT_BAD_INPUT);
+  }
+  const farm = need('farm', '--farm');
+  if (!ID.test(farm)) throw new CliError(`invalid ${FARM_ENV.farm} ${JSON.stringify(farm)}: 1-128 of [A-Za-z0-9_-:@]`, EXIT_BAD_INPUT);
+  // host names may contain dots, which ids do not allow
+  const machine = pick(opts.machine, env, FARM_ENV.machine) ?? hostname().replace(/[^A-Za-z0-9_\-:@]/g, '_').slice(0, 128);
+  if (!ID.test(machine)) throw new CliError(`invalid ${FARM_ENV.machine} ${JSON.stringify(machine)}: 1-128 of [A-Za-z0-9_-:@]`, EXIT_BAD_INPUT);
+  const keyFile = need('keyFile', '--key-file');
+  let key: SecretKey;
+  try {
+    key = parseSecretKey(readFileSync(keyFile, 'utf8'));
+  } catch (e) {
+    if (e instanceof KeyFormatError) throw new CliError(`${keyFile}: ${e.message}`, EXIT_BAD_INPUT);
+    throw new CliError(`${keyFile}: cannot read the farm key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT_BAD_INPUT);
+  }
+  const stateDir = resolve(pick(opts.stateDir, env, FARM_ENV.stateDir) ?? defaultStateDir(env));
+  const rawTimeout = pick(opts.timeoutMs === undefined ? undefined : String(opts.timeoutMs), env, FARM_ENV.timeoutMs) ?? '5000';
+  const timeoutMs = Number(rawTimeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100) {
+    throw new CliError(`invalid ${FARM_ENV.timeoutMs} ${JSON.stringify(rawTimeout)}: an integer >= 100 (milliseconds)`, EXIT_BAD_INPUT);
+  }
+  return { serviceUrl, farm, machine, key, stateDir, timeoutMs };
+}
