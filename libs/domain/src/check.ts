@@ -188,3 +188,16 @@ export const refine =
   };
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** JSON with object keys sorted at every level: equal data, whatever order its producer wrote keys in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}

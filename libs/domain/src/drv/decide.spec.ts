@@ -192,6 +192,8 @@ describeWith(['nix-instantiate', 'nix'], 'a derivation', () => {
     it('starting the same attempt again returns the original start; starting it on another machine is a CONFLICT', () => {
       const given = runCommands(drvDecider, [start('leaf')], [registered.leaf]);
       spec.given(given).when(start('leaf')).thenDuplicateOf(given[1]);
+      const reordered = { type: 'StartAttempt', data: { machine: 'm1', farm: 'farm1', attemptId: 'a1', drvPath: drv.leaf.drvPath }, metadata: meta() } as DrvCommand;
+      spec.given(given).when(reordered).thenDuplicateOf(given[1]);
       spec
         .given(given)
         .when({ type: 'StartAttempt', data: { drvPath: drv.leaf.drvPath, attemptId: 'a1', farm: 'farm1', machine: 'm2' }, metadata: meta() })

@@ -4,16 +4,14 @@ import { DrvEvent } from '../events/types';
 import { DomainError, Result, fail, ok } from '../result';
 import { AttemptState, DrvState, attemptOf } from './state';
 
+export { sameJson } from '../check';
+
 export type DrvDecision = Decided<DrvEvent>;
 
 export const accept = (...events: DrvEvent[]): DrvDecision => ok({ events });
 export const repeatOf = (event: DrvEvent): DrvDecision => ok({ events: [], duplicateOf: event });
 export const noop = (why: string): DrvDecision => ok({ events: [], noop: why });
 export const err = (e: DomainError): DrvDecision => ({ ok: false, error: e });
-
-export function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 export function requireRegistered(state: DrvState, drvPath: string): DomainError | null {
   if (state.registered === null) return { code: 'NOT_FOUND', message: `derivation ${drvPath} is not registered`, details: { drvPath } };

@@ -2,7 +2,7 @@
  * The group decider: a multi-machine build succeeds or fails as a unit, and decides that once. The first
  * member failure, or a deadline missed, fails it; all members succeeding (in time) succeeds it.
  */
-import { Check, array, drvPath, id, isoTime, literal, object, optional, reason, refine, hasOwn } from '../check';
+import { Check, array, drvPath, id, isoTime, literal, object, optional, reason, refine, hasOwn, sameJson } from '../check';
 import { Command, CommandMetadata, Decided, commandMetadataCheck, makeEvent } from '../commands';
 import { validateEvent } from '../events/parse';
 import { MAX_GROUP_MEMBERS } from '../events/schemas';
@@ -90,7 +90,7 @@ function succeededMembers(state: GroupState, opened: GroupOpened, extra?: GroupM
 function open(state: GroupState, { data, metadata }: OpenGroup): GroupDecision {
   const event = makeEvent('GroupOpened', data, keys.group(data.groupId, 'GroupOpened'), metadata);
   if (state.opened) {
-    if (JSON.stringify(state.opened.data) === JSON.stringify(event.data)) return ok({ events: [], duplicateOf: state.opened });
+    if (sameJson(state.opened.data, event.data)) return ok({ events: [], duplicateOf: state.opened });
     return fail('CONFLICT', `group ${data.groupId} is already open with other members or deadline`, { groupId: data.groupId });
   }
   return ok({ events: [event] });
