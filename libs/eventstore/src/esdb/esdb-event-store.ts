@@ -132,17 +132,29 @@ export class EsdbEventStore implements EventStore {
       filter: filter?.streamPrefixes ? streamNameFilter({ prefixes: filter.streamPrefixes }) : excludeSystemEvents(),
     });
     let cursor = from;
+    let stopped = false;
     const done = (async () => {
+      let handlerFailure: { error: unknown } | undefined;
       try {
         for await (const resolved of esdbSub) {
           const event = toRecorded(resolved);
           if (!event || event.position <= cursor) continue; // the server's start position is inclusive
-          if (matchesFilter(filter, event.stream, event.type)) await onEvents([event]);
+          if (matchesFilter(filter, event.stream, event.type)) {
+            try {
+              await onEvents([event]);
+            } catch (error) {
+              handlerFailure = { error };
+              break;
+            }
+          }
           cursor = event.position;
         }
       } catch (err) {
-        if (!this.closed) throw unavailable(err);
+        if (!stopped && !this.closed) throw unavailable(err); // unsubscribing cancels the call: not a failure
+      } finally {
+        if (!stopped) await esdbSub.unsubscribe().catch(() => undefined); // a failed handler ends the server call too
       }
+      if (handlerFailure) throw handlerFailure.error; // the projection's own error, unchanged
     })();
     done.catch(() => undefined);
     const subscription: Subscription = {
@@ -151,6 +163,7 @@ export class EsdbEventStore implements EventStore {
       },
       done,
       close: async () => {
+        stopped = true;
         await esdbSub.unsubscribe().catch(() => undefined);
         await done.catch(() => undefined);
       },
