@@ -10,6 +10,7 @@ export * from './failure/classify';
 export * from './failure/log';
 export * from './ids';
 export * from './streams';
+export * from './routing';
 export * from './drv/commands';
 export * from './drv/state';
 export { decideDrv, drvDecider, registrationDrvPath } from './drv/decide';

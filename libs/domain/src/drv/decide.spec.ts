@@ -14,6 +14,8 @@ import { deciderSpec, runCommands } from '../testing/given';
 import { DrvCommand } from './commands';
 import { drvDecider } from './decide';
 import { eventId } from '../ids';
+import { streamForCommand } from '../routing';
+import { drvStreamName } from '../streams';
 
 const EXPR = `
 let
@@ -121,6 +123,13 @@ describeWith(['nix-instantiate', 'nix'], 'a derivation', () => {
         expect(r.error.code).toBe('INVALID_ARGUMENT');
         expect(r.error.details).toMatchObject({ field: 'aterm', nixCode: 'DRV_PARSE', offset: expect.any(Number) });
       }
+    });
+
+    it('a registration without a claimed path is routed to the stream of the path Nix computed', () => {
+      expect(streamForCommand({ type: 'RegisterDerivation', data: { aterm: drv.app.aterm }, metadata: meta() })).toEqual({
+        ok: true,
+        value: { stream: drvStreamName(drv.app.drvPath), aggregate: 'drv' },
+      });
     });
 
     it('registering the same drv again returns the original registration', () => {
