@@ -25,7 +25,8 @@ export async function openLive(): Promise<Live> {
     dir,
     store,
     async append(events) {
-      for (const e of events) await store.append(streamOf(e), [toStored(e)], 'any');
+      // issued together, committed in call order by the store's group commit
+      await Promise.all(events.map((e) => store.append(streamOf(e), [toStored(e)], 'any')));
     },
     runner(name, processors = [], now) {
       const rs = new ReadStore(join(dir, `${name}.sqlite`));

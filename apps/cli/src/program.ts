@@ -5,6 +5,7 @@ import { registerPostBuildHook } from './commands/post-build-hook';
 import { registerKeys } from './commands/keys';
 import { registerReport } from './commands/report';
 import { registerSubscribe } from './commands/subscribe';
+import { registerReplay } from './commands/replay';
 
 /** The `buildgraph` command. Each capability adds its subcommands from its own file in commands/. */
 export function buildProgram(): Command {
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerReport(program);
   registerSubscribe(program);
+  registerReplay(program);
   return program;
 }

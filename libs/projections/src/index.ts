@@ -6,3 +6,5 @@ export * from './runner';
 export * from './models';
 export * from './queries';
 export * from './policies';
+export * from './replay';
+export * from './audit';

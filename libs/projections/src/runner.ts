@@ -192,15 +192,34 @@ export class ProjectionRunner<E> implements DocReader {
    * Applies the log from the checkpoint up to `to` (default: the head when called), committing every
    * `flushEvery` events. Processors are not run: catching up rebuilds state, it does not react.
    */
-  async catchUp(opts: { to?: bigint; onProgress?: (position: bigint, events: number) => void } = {}): Promise<bigint> {
+  async catchUp(
+    opts: {
+      to?: bigint;
+      /** stop before the first event for which this is true (replay to a time) */
+      stopBefore?: (recorded: RecordedEvent) => boolean;
+      /** sees every event read, before it is applied (audits) */
+      onBatch?: (batch: readonly RecordedEvent[]) => void;
+      onProgress?: (position: bigint, events: number) => void;
+    } = {},
+  ): Promise<bigint> {
     const to = opts.to ?? (await this.opts.events.headPosition());
     let events = 0;
     if (this.applied < to) {
-      for await (const batch of this.opts.events.readAll({ from: this.applied, to, batchSize: this.opts.batchSize ?? 2000 })) {
+      for await (let batch of this.opts.events.readAll({ from: this.applied, to, batchSize: this.opts.batchSize ?? 2000 })) {
+        let stop = false;
+        if (opts.stopBefore) {
+          const i = batch.findIndex(opts.stopBefore);
+          if (i >= 0) {
+            batch = batch.slice(0, i);
+            stop = true;
+          }
+        }
+        opts.onBatch?.(batch);
         this.apply(batch);
         events += batch.length;
         if (this.pending >= this.flushEvery) this.flush();
         opts.onProgress?.(this.applied, events);
+        if (stop) break;
       }
     }
     this.flush();
