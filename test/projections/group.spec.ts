@@ -67,6 +67,22 @@ describe('group outcome and group policy', () => {
     expect(replicas[1].rs.digests()).toEqual(rs.digests());
   });
 
+  it('a member that succeeds after the group failed is poisoned too', async () => {
+    const farm = new Farm();
+    const [a, b] = [farm.drv('part-a'), farm.drv('part-b')];
+    farm.groupOpened('g4', [a, b], 3600_000);
+    farm.started(a, 'a1', { groupId: 'g4' });
+    farm.started(b, 'b1', { groupId: 'g4' });
+    farm.failed(b, 'b1', { status: 'PermanentFailure', cause: 'builder', cache: 'cache' });
+    farm.succeeded(a, 'a1');
+    const { runner, rs } = live.runner('replica', [new GroupPolicy()]);
+    await runner.start();
+    await live.append(farm.log);
+    await live.settle();
+    expect(group(rs, 'g4')).toMatchObject({ status: 'failed', failure: { succeeded: [] } });
+    expect(drvState(rs, a.drvPath)).toMatchObject({ status: 'poisoned', poisoned: { cause: 'group-failure' } });
+  });
+
   it('a missed deadline fails the group', async () => {
     const farm = new Farm();
     const [a, b] = [farm.drv('part-a'), farm.drv('part-b')];

@@ -40,24 +40,28 @@ export function groupPolicy(event: DomainEvent, view: GroupPolicyView): PolicyCo
       if (event.type === 'AttemptFailed') data.reason = `${drvPath} failed in attempt ${attemptId}: ${event.data.status} (${event.data.cause})`;
       return [{ aggregate: 'group', id: groupId, command: { type: 'RecordMemberOutcome', data, metadata: metaFrom(event, 'member') } }];
     }
+    case 'GroupMemberSucceeded': {
+      // a success recorded after the group failed is a late partial success: cancel it too
+      if (view.group(event.data.groupId)?.status !== 'failed') return [];
+      return [poisonMember(event, { drvPath: event.data.drvPath, attemptId: event.data.attemptId }, `group ${event.data.groupId} had already failed`, 'poison-late')];
+    }
     case 'GroupFailed':
-      return event.data.succeeded.map((m, i) => ({
-        aggregate: 'drv' as const,
-        id: m.drvPath,
-        command: {
-          type: 'PoisonResult' as const,
-          data: {
-            drvPath: m.drvPath,
-            reason: `group ${event.data.groupId} failed (${event.data.reason}): ${event.data.detail}`.slice(0, 1024),
-            cause: 'group-failure' as const,
-            scope: { kind: 'attempt' as const, attemptId: m.attemptId },
-          },
-          metadata: metaFrom(event, `poison-${i}`),
-        },
-      }));
+      return event.data.succeeded.map((m, i) => poisonMember(event, m, `group ${event.data.groupId} failed (${event.data.reason}): ${event.data.detail}`, `poison-${i}`));
     default:
       return [];
   }
+}
+
+function poisonMember(event: DomainEvent, m: { drvPath: string; attemptId: string }, reason: string, suffix: string): PolicyCommand {
+  return {
+    aggregate: 'drv',
+    id: m.drvPath,
+    command: {
+      type: 'PoisonResult',
+      data: { drvPath: m.drvPath, reason: reason.slice(0, 1024), cause: 'group-failure', scope: { kind: 'attempt', attemptId: m.attemptId } },
+      metadata: metaFrom(event, suffix),
+    },
+  };
 }
 
 /** ExpireDeadline for every open group whose deadline has passed at `now`. */
