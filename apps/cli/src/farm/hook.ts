@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { CliError, EXIT_BAD_INPUT } from '../cli-error';
 import { FarmClient, FlushResult } from './client';
-import { readStoreDrv, realisations, registrationTimes, StoreDrv } from './nix-store';
+import { invalidPaths, readStoreDrv, realisations, registrationTimes, StoreDrv } from './nix-store';
 import { derivedAttemptId, Report, resolveAttempt, startAttempt, succeedAttempt } from './reports';
 
 /**
@@ -21,8 +21,8 @@ export function readHookEnv(env: NodeJS.ProcessEnv): HookInput {
   const drvPath = (env.DRV_PATH ?? '').trim();
   if (!drvPath) throw new CliError('DRV_PATH is not set: run this as nix.conf\'s post-build-hook (Nix sets DRV_PATH and OUT_PATHS)', EXIT_BAD_INPUT);
   if (!STORE_PATH.test(drvPath) || !drvPath.endsWith('.drv')) throw new CliError(`DRV_PATH ${JSON.stringify(drvPath.slice(0, 300))} is not a .drv store path`, EXIT_BAD_INPUT);
+  // Nix 2.8.0 sets OUT_PATHS empty (NixOS/nix#6446): then the outputs are read from the store
   const outPaths = (env.OUT_PATHS ?? '').split(/\s+/).filter(Boolean);
-  if (outPaths.length === 0) throw new CliError('OUT_PATHS is empty: Nix sets it to the built output paths', EXIT_BAD_INPUT);
   const bad = outPaths.find((p) => !STORE_PATH.test(p));
   if (bad) throw new CliError(`OUT_PATHS holds ${JSON.stringify(bad.slice(0, 300))}, which is not a store path`, EXIT_BAD_INPUT);
   return { drvPath, outPaths };
@@ -53,6 +53,23 @@ export function outputsByName(d: StoreDrv, outPaths: string[], drvName: string):
   return outputs;
 }
 
+/** The outputs of a derivation Nix just built, from the .drv (static paths) or its realisations (CA); all must be valid. */
+async function outputsFromStore(d: StoreDrv): Promise<Record<string, string>> {
+  const outputs: Record<string, string> = {};
+  const floating: string[] = [];
+  for (const [name, o] of Object.entries(d.drv.outputs)) {
+    if (o.path) outputs[name] = o.path;
+    else floating.push(name);
+  }
+  Object.assign(outputs, await realisations(d.drvPath, floating));
+  const missing = Object.keys(d.drv.outputs).filter((n) => outputs[n] === undefined);
+  const invalid = await invalidPaths(Object.values(outputs));
+  if (missing.length > 0 || invalid.size > 0) {
+    throw new CliError(`OUT_PATHS is empty and the outputs of ${d.drvPath} are not all valid in the store (${[...missing, ...invalid].join(', ')})`);
+  }
+  return outputs;
+}
+
 async function inputRealisations(d: StoreDrv): Promise<{ all: Record<string, string>; floating: boolean }> {
   const all: Record<string, string> = {};
   let floating = false;
@@ -72,12 +89,13 @@ async function inputRealisations(d: StoreDrv): Promise<{ all: Record<string, str
 export async function hookReports(client: FarmClient, input: HookInput): Promise<{ attemptId: string; reports: Report[] }> {
   const d = readStoreDrv(input.drvPath);
   const drvName = basename(input.drvPath).slice(33).replace(/\.drv$/, '');
-  const outputs = outputsByName(d, input.outPaths, drvName);
-  const times = await registrationTimes(input.outPaths);
+  const outputs = input.outPaths.length > 0 ? outputsByName(d, input.outPaths, drvName) : await outputsFromStore(d);
+  const outPaths = Object.values(outputs);
+  const times = await registrationTimes(outPaths);
   // Nix registered the outputs just before running the hook: that moment is the build's end
   const registered = Math.max(0, ...times.values());
   const finishedAt = registered > 0 ? new Date(registered * 1000).toISOString() : new Date().toISOString();
-  const attemptId = derivedAttemptId(client.settings, input.drvPath, input.outPaths, registered > 0 ? String(registered) : 'unknown');
+  const attemptId = derivedAttemptId(client.settings, input.drvPath, outPaths, registered > 0 ? String(registered) : 'unknown');
   const inputs = await inputRealisations(d);
   // the hook never sees the start: the service records it with the success, in the same append
   const reports: Report[] = [];

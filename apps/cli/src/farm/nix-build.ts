@@ -62,11 +62,13 @@ export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: S
   // whatever an earlier run left queued goes first, and tells us whether the service is there
   const registered = await client.flush();
   let verdicts = new Map<string, Verdict | undefined>();
-  if (registered.unreachable) {
-    out.info(`buildgraph: the service is unreachable (${registered.unreachable}); building without its negative cache, reports are queued`);
-  } else {
-    verdicts = await new ShouldBuildAsker(client).askAll(building.map((d) => d.drvPath));
+  let unreachable = registered.unreachable;
+  if (!unreachable) {
+    const asker = new ShouldBuildAsker(client);
+    verdicts = await asker.askAll(building.map((d) => d.drvPath));
+    unreachable = asker.unreachable;
   }
+  if (unreachable) out.info(`buildgraph: the service is unreachable (${unreachable}); building without its negative cache, reports are queued`);
   const cached = building.flatMap((d) => {
     const v = verdicts.get(d.drvPath);
     return v && (v.decision === 'skip-cached-failure' || v.decision === 'retry-after') ? [{ drvPath: d.drvPath, v }] : [];

@@ -93,6 +93,8 @@ export function fromDrvState(reply: Record<string, unknown>): Verdict {
  */
 export class ShouldBuildAsker {
   private useShouldBuild = true;
+  /** why the service could not be asked, when it could not */
+  unreachable?: string;
 
   constructor(private readonly client: FarmClient) {}
 
@@ -100,7 +102,7 @@ export class ShouldBuildAsker {
     const hashPart = hashPartOf(drvPath);
     if (this.useShouldBuild) {
       const d = await this.client.query('should-build', { drvPath, hashPart });
-      if (d.kind === 'unreachable') return undefined;
+      if (d.kind === 'unreachable') return this.down(d.reason);
       const v = d.reply.ok ? fromShouldBuild(d.reply) : undefined;
       if (v) return v;
       if (!d.reply.ok && d.reply.error.code === 'NOT_FOUND') return { decision: 'build', reason: 'never seen', source: 'should-build' };
@@ -108,8 +110,13 @@ export class ShouldBuildAsker {
       this.useShouldBuild = false;
     }
     const d = await this.client.query('drv', { hashPart });
-    if (d.kind === 'unreachable') return undefined;
+    if (d.kind === 'unreachable') return this.down(d.reason);
     return readDrvReply(d.reply);
+  }
+
+  private down(reason: string): undefined {
+    this.unreachable = reason;
+    return undefined;
   }
 
   async askAll(drvPaths: string[], parallel = 8): Promise<Map<string, Verdict | undefined>> {
