@@ -5,24 +5,69 @@
  */
 import { Derivation, DerivationOutput, compareUtf8, outputProblem, sortedByUtf8 } from './derivation';
 import { DrvParseError, NixError } from './errors';
-import { DEFAULT_STORE_DIR, isStorePathNameChar, storePathProblem } from './store-path';
+import { DEFAULT_STORE_DIR, STORE_PATH_NAME_MAX, isStorePathNameChar, storePathProblem } from './store-path';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const CLOSE_LIST = 0x5d;
 
+const patterns = new Map<string, RegExp>();
+
+/** A sticky pattern for a quoted store path under `storeDir`: no alternation, so matching is linear. */
+function storePathPattern(storeDir: string): RegExp {
+  let re = patterns.get(storeDir);
+  if (re === undefined) {
+    const dir = storeDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    re = new RegExp(`"${dir}/[0-9a-df-np-sv-z]{32}-[0-9a-zA-Z+\\-._?=]{1,${STORE_PATH_NAME_MAX}}"`, 'y');
+    patterns.set(storeDir, re);
+  }
+  return re;
+}
+
 /** Derivation fields keyed by strings use null-prototype objects, so "__proto__" is just a key. */
 function dict<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+/** Next occurrence of one character at or after a position, remembered so each character is searched once. */
+class NextOf {
+  private at = -2;
+  constructor(
+    private readonly text: string,
+    private readonly char: string,
+  ) {}
+
+  /** Index of the next occurrence at or after `from`, or Infinity. */
+  from(from: number): number {
+    if (this.at === -1) return Infinity;
+    if (this.at < from) this.at = this.text.indexOf(this.char, from);
+    return this.at === -1 ? Infinity : this.at;
+  }
+}
+
+/**
+ * An index-based scanner. Strings are found with native indexOf; backslashes and raw newline/CR/tab are
+ * located once each (NextOf), so the whole parse stays linear and mostly in native code.
+ */
 class Parser {
   pos = 0;
+  private readonly backslash: NextOf;
+  private readonly newline: NextOf;
+  private readonly cr: NextOf;
+  private readonly tab: NextOf;
+  private readonly storePathAt: RegExp;
+
   constructor(
     readonly text: string,
     readonly storeDir: string,
-  ) {}
+  ) {
+    this.backslash = new NextOf(text, '\\');
+    this.newline = new NextOf(text, '\n');
+    this.cr = new NextOf(text, '\r');
+    this.tab = new NextOf(text, '\t');
+    this.storePathAt = storePathPattern(storeDir);
+  }
 
   fail(message: string, at = this.pos): never {
     const offset = Buffer.byteLength(this.text.slice(0, at), 'utf8');
@@ -30,7 +75,8 @@ class Parser {
   }
 
   expect(literal: string): void {
-    if (!this.text.startsWith(literal, this.pos)) {
+    const ok = literal.length === 1 ? this.text.charCodeAt(this.pos) === literal.charCodeAt(0) : this.text.startsWith(literal, this.pos);
+    if (!ok) {
       this.fail(`expected '${literal}'${this.pos >= this.text.length ? ' but the text ended' : ''}`);
     }
     this.pos += literal.length;
@@ -59,55 +105,71 @@ class Parser {
     return false;
   }
 
+  /** Index of the quote closing the string that opens at this.pos. */
+  private closingQuote(what: string): number {
+    if (this.text.charCodeAt(this.pos) !== QUOTE) this.fail(`expected '"' to start ${what}`);
+    const end = this.text.indexOf('"', this.pos + 1);
+    if (end < 0) this.fail(`unterminated string (${what})`);
+    return end;
+  }
+
   /** A string Nix prints without escaping (names, paths, hashes, system): no backslash can occur. */
   unquoted(what: string): string {
-    const { text } = this;
-    if (text.charCodeAt(this.pos) !== QUOTE) this.fail(`expected '"' to start ${what}`);
     const start = this.pos + 1;
-    for (let i = start; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === QUOTE) {
-        this.pos = i + 1;
-        return text.slice(start, i);
-      }
-      if (c === BACKSLASH) this.fail(`unexpected escape in ${what}: Nix writes it unescaped`, i);
-    }
-    return this.fail(`unterminated string (${what})`, this.pos);
+    const end = this.closingQuote(what);
+    const bs = this.backslash.from(start);
+    if (bs < end) this.fail(`unexpected escape in ${what}: Nix writes it unescaped`, bs);
+    this.pos = end + 1;
+    return this.text.slice(start, end);
   }
 
   /** A string Nix prints with printString: only \" \\ \n \r \t escapes, never a raw newline, CR or tab. */
   escaped(what: string): string {
     const { text } = this;
-    if (text.charCodeAt(this.pos) !== QUOTE) this.fail(`expected '"' to start ${what}`);
-    let segment = this.pos + 1;
-    let result = '';
-    for (let i = segment; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c > BACKSLASH) continue;
-      if (c === QUOTE) {
-        this.pos = i + 1;
-        return result + text.slice(segment, i);
-      }
-      if (c === BACKSLASH) {
-        const e = text.charCodeAt(i + 1);
+    const start = this.pos + 1;
+    let end = this.closingQuote(what);
+    let bs = this.backslash.from(start);
+    let result: string;
+    if (bs > end) {
+      result = text.slice(start, end);
+    } else {
+      // escapes: decode them; an escaped quote is not the end of the string
+      result = '';
+      let segment = start;
+      while (bs < end) {
+        const e = text.charCodeAt(bs + 1);
         const decoded = e === QUOTE ? '"' : e === BACKSLASH ? '\\' : e === 0x6e ? '\n' : e === 0x72 ? '\r' : e === 0x74 ? '\t' : undefined;
-        if (decoded === undefined) this.fail(`invalid escape in ${what}: Nix writes only \\" \\\\ \\n \\r \\t`, i);
-        result += text.slice(segment, i) + decoded;
-        i++;
-        segment = i + 1;
-      } else if (c === 0x0a || c === 0x0d || c === 0x09) {
-        this.fail(`raw ${c === 0x0a ? 'newline' : c === 0x0d ? 'carriage return' : 'tab'} in ${what}: Nix writes it escaped`, i);
+        if (decoded === undefined) this.fail(`invalid escape in ${what}: Nix writes only \\" \\\\ \\n \\r \\t`, bs);
+        result += text.slice(segment, bs) + decoded;
+        segment = bs + 2;
+        if (end === bs + 1) {
+          end = text.indexOf('"', segment);
+          if (end < 0) this.fail(`unterminated string (${what})`);
+        }
+        bs = this.backslash.from(segment);
       }
+      result += text.slice(segment, end);
     }
-    return this.fail(`unterminated string (${what})`, this.pos);
+    const raw = Math.min(this.newline.from(start), this.cr.from(start), this.tab.from(start));
+    if (raw < end) {
+      const c = text.charCodeAt(raw);
+      this.fail(`raw ${c === 0x0a ? 'newline' : c === 0x0d ? 'carriage return' : 'tab'} in ${what}: Nix writes it escaped`, raw);
+    }
+    this.pos = end + 1;
+    return result;
   }
 
   storePath(what: string): string {
     const at = this.pos;
+    // one native match checks the whole quoted path; the slow check runs only to explain a failure
+    this.storePathAt.lastIndex = at;
+    if (this.storePathAt.test(this.text)) {
+      this.pos = this.storePathAt.lastIndex;
+      return this.text.slice(at + 1, this.pos - 1);
+    }
     const path = this.unquoted(what);
-    const problem = storePathProblem(path, this.storeDir);
-    if (problem !== null) this.fail(`${what} '${path}' ${problem}`, at + 1);
-    return path;
+    const problem = storePathProblem(path, this.storeDir) ?? 'is not a valid store path';
+    return this.fail(`${what} '${path}' ${problem}`, at + 1);
   }
 
   outputName(what: string): string {
@@ -162,7 +224,7 @@ class Parser {
         const key = this.escaped('environment variable name');
         this.ordered(prev, key, at, 'environment variable');
         this.expect(',');
-        env[key] = this.escaped(`value of environment variable '${key}'`);
+        env[key] = this.escaped('the value of an environment variable');
         this.expect(')');
         prev = key;
       } while (!this.endOfList('environment variables'));
@@ -232,7 +294,7 @@ class Parser {
         do {
           const nameAt = this.pos;
           const name = this.outputName('input derivation output name');
-          this.ordered(names[names.length - 1], name, nameAt, `output of input derivation '${drvPath}'`);
+          this.ordered(names[names.length - 1], name, nameAt, 'output of an input derivation');
           names.push(name);
         } while (!this.endOfList('output names'));
       }
@@ -291,9 +353,7 @@ export function unparseDerivation(drv: Derivation, maskOutputs = false, actualIn
   }
   s += '],[';
   if (actualInputs !== undefined) {
-    for (let i = 0; i < actualInputs.length; i++) {
-      s += (i === 0 ? '(' : ',(') + unq(actualInputs[i][0], 'input hash') + ',' + unqList(actualInputs[i][1], 'output name') + ')';
-    }
+    s += printInputs(actualInputs);
   } else {
     const drvPaths = sortedByUtf8(Object.keys(drv.inputDrvs));
     for (let i = 0; i < drvPaths.length; i++) {
@@ -312,6 +372,15 @@ export function unparseDerivation(drv: Derivation, maskOutputs = false, actualIn
     s += (i === 0 ? '(' : ',(') + esc(key) + ',' + esc(value) + ')';
   }
   return s + '])';
+}
+
+/** The inputDrvs list's elements as hashDerivationModulo prints them: (input hash, output names). */
+export function printInputs(actualInputs: Array<[string, string[]]>): string {
+  let s = '';
+  for (let i = 0; i < actualInputs.length; i++) {
+    s += (i === 0 ? '(' : ',(') + unq(actualInputs[i][0], 'input hash') + ',' + unqList(actualInputs[i][1], 'output name') + ')';
+  }
+  return s;
 }
 
 /** The .drv text Nix writes for this derivation (Derivation::unparse). */

@@ -61,24 +61,32 @@ export function outputKind(out: DerivationOutput): OutputKind {
   return problem.kind;
 }
 
+const KIND: Record<OutputKind, { kind: OutputKind }> = {
+  'input-addressed': { kind: 'input-addressed' },
+  deferred: { kind: 'deferred' },
+  fixed: { kind: 'fixed' },
+  floating: { kind: 'floating' },
+  impure: { kind: 'impure' },
+};
+
 /** The output's kind, or a sentence saying why the triple is not one Nix writes. */
 export function outputProblem(out: DerivationOutput): { kind: OutputKind } | string {
   if (out.hashAlgo === '') {
     if (out.hash !== '') return 'an output with a hash must name its hash algorithm';
-    return { kind: out.path === '' ? 'deferred' : 'input-addressed' };
+    return out.path === '' ? KIND.deferred : KIND['input-addressed'];
   }
   const algoProblem = hashAlgoProblem(out.hashAlgo);
   if (algoProblem !== null) return algoProblem;
   if (out.hash === 'impure') {
-    return out.path === '' ? { kind: 'impure' } : 'an impure output has no path';
+    return out.path === '' ? KIND.impure : 'an impure output has no path';
   }
   if (out.hash === '') {
-    return out.path === '' ? { kind: 'floating' } : 'a floating content-addressed output has no path';
+    return out.path === '' ? KIND.floating : 'a floating content-addressed output has no path';
   }
   const algo = splitMethod(out.hashAlgo).algo;
   const len = hashHexLength(algo) as number;
   if (out.hash.length !== len || !isLowerHex(out.hash)) return `the hash of a fixed output must be ${len} lowercase hex digits (${algo})`;
-  return { kind: 'fixed' };
+  return KIND.fixed;
 }
 
 function isLowerHex(s: string): boolean {

@@ -2,11 +2,11 @@
  * Derivation hashing (derivations.cc hashDerivationModulo / pathDerivationModulo, writeDerivation) and the
  * output paths derivationStrict (primops.cc) computes from it.
  */
-import { unparseDerivation, printDerivation } from './aterm';
-import { Derivation, DerivationOutput, derivationName, derivationType, outputContentAddressing } from './derivation';
+import { printDerivation, printInputs, unparseDerivation } from './aterm';
+import { Derivation, DerivationOutput, DerivationType, derivationName, derivationType, outputContentAddressing, sortedByUtf8 } from './derivation';
 import { NixError } from './errors';
 import { hashPlaceholder } from './placeholders';
-import { DEFAULT_STORE_DIR, makeFixedOutputPath, makeOutputPath, makeTextPath, outputPathName, sha256Hex } from './store-path';
+import { DEFAULT_STORE_DIR, makeFixedOutputPath, makeOutputPath, makeTextPath, outputPathName, sha256Hex, sortedUniqueAscii } from './store-path';
 
 /** Path of the .drv file for this derivation: a text path referencing its inputSrcs and inputDrvs. */
 export function derivationPath(drv: Derivation, storeDir = DEFAULT_STORE_DIR): string {
@@ -15,8 +15,20 @@ export function derivationPath(drv: Derivation, storeDir = DEFAULT_STORE_DIR): s
 
 /** derivationPath when the ATerm text is already at hand (it must be printDerivation(drv)). */
 export function derivationPathFromAterm(aterm: string, drv: Derivation, storeDir = DEFAULT_STORE_DIR): string {
-  const references = drv.inputSrcs.concat(Object.keys(drv.inputDrvs));
+  const references = mergeSorted(sortedUniqueAscii(drv.inputSrcs), sortedUniqueAscii(Object.keys(drv.inputDrvs)));
   return makeTextPath(derivationName(drv) + '.drv', sha256Hex(aterm), references, storeDir);
+}
+
+/** The sorted union of two sorted lists of store paths (a .drv can be both an inputSrc and an inputDrv). */
+function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const next = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (out.length === 0 || out[out.length - 1] !== next) out.push(next);
+  }
+  return out;
 }
 
 /**
@@ -59,9 +71,19 @@ function fixedOutputPath(drv: Derivation, outputName: string, out: DerivationOut
   return makeFixedOutputPath(outputPathName(derivationName(drv), outputName), ca.method, ca.hashAlgo, ca.hash, [], storeDir);
 }
 
+/**
+ * The .drv text with its inputDrvs list replaced by `inputs`. Nothing before that list (outputs: names,
+ * store paths, hash algorithms, hex) can contain "],[", so its first two occurrences delimit it.
+ */
+function spliceInputs(aterm: string, inputs: string): string {
+  const start = aterm.indexOf('],[') + 3;
+  const end = aterm.indexOf('],[', start);
+  if (start < 3 || end < 0) throw new NixError('INVALID_DERIVATION', 'the given ATerm text is not a printed derivation');
+  return aterm.slice(0, start) + inputs + aterm.slice(end);
+}
+
 /** One step of hashDerivationModulo; every input drv must already be in `cache`. */
-function hashOne(drv: Derivation, maskOutputs: boolean, cache: Map<string, DrvHash>, storeDir: string): DrvHash {
-  const type = derivationType(drv);
+function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, cache: Map<string, DrvHash>, storeDir: string, aterm?: string): DrvHash {
   const hashes = dict<string>();
   if (type === 'fixed') {
     const out = drv.outputs.out;
@@ -75,7 +97,7 @@ function hashOne(drv: Derivation, maskOutputs: boolean, cache: Map<string, DrvHa
   }
   let kind: DrvHash['kind'] = type === 'floating' ? 'deferred' : 'regular';
   // input drvs are replaced by their hash modulo; inputs with equal hashes merge their output names
-  const inputs = new Map<string, Set<string>>();
+  const inputs = dict<string[]>();
   for (const drvPath of Object.keys(drv.inputDrvs)) {
     const res = cache.get(drvPath) as DrvHash;
     if (res.kind === 'deferred') kind = 'deferred';
@@ -84,13 +106,16 @@ function hashOne(drv: Derivation, maskOutputs: boolean, cache: Map<string, DrvHa
       if (h === undefined) {
         throw new NixError('INVALID_DERIVATION', `no hash for output '${outputName}' of input derivation '${drvPath}'`, { drvPath, outputName });
       }
-      let names = inputs.get(h);
-      if (names === undefined) inputs.set(h, (names = new Set()));
-      names.add(outputName);
+      const names = inputs[h];
+      if (names === undefined) inputs[h] = [outputName];
+      else if (!names.includes(outputName)) names.push(outputName);
     }
   }
-  const actualInputs: Array<[string, string[]]> = [...inputs.keys()].sort().map((h) => [h, [...(inputs.get(h) as Set<string>)].sort()]);
-  const hash = sha256Hex(unparseDerivation(drv, maskOutputs, actualInputs));
+  const actualInputs: Array<[string, string[]]> = Object.keys(inputs)
+    .sort()
+    .map((h) => [h, inputs[h].length > 1 ? sortedByUtf8(inputs[h]) : inputs[h]]);
+  const text = aterm !== undefined && !maskOutputs ? spliceInputs(aterm, printInputs(actualInputs)) : unparseDerivation(drv, maskOutputs, actualInputs);
+  const hash = sha256Hex(text);
   for (const name of Object.keys(drv.outputs)) hashes[name] = hash;
   return { kind, hashes };
 }
@@ -113,6 +138,7 @@ function hashInputs(roots: string[], lookup: DrvLookup, cache: Map<string, DrvHa
     stack.push({ drvPath, drv, inputs: Object.keys(drv.inputDrvs), next: 0 });
     onStack.add(drvPath);
   };
+  if (roots.every((root) => cache.has(root))) return;
   for (const root of roots) {
     if (cache.has(root)) continue;
     push(root);
@@ -129,7 +155,7 @@ function hashInputs(roots: string[], lookup: DrvLookup, cache: Map<string, DrvHa
       } else {
         stack.pop();
         onStack.delete(top.drvPath);
-        cache.set(top.drvPath, hashOne(top.drv, false, cache, storeDir));
+        cache.set(top.drvPath, hashOne(top.drv, derivationType(top.drv), false, cache, storeDir));
       }
     }
   }
@@ -138,17 +164,19 @@ function hashInputs(roots: string[], lookup: DrvLookup, cache: Map<string, DrvHa
 /**
  * Nix's hashDerivationModulo: the hash that input-addressed output paths are made from, with every input
  * derivation replaced by its own hash modulo (so a fixed-output input counts only by its output hash).
- * `maskOutputs` blanks this derivation's output paths first, as when computing them.
+ * `maskOutputs` blanks this derivation's output paths first, as when computing them. `aterm`, when the
+ * caller has printDerivation(drv) at hand (e.g. the text it parsed), spares printing it again.
  */
 export function hashDerivationModulo(
   drv: Derivation,
   lookup: DrvLookup,
-  opts: HashOptions & { maskOutputs?: boolean } = {},
+  opts: HashOptions & { maskOutputs?: boolean; aterm?: string } = {},
 ): DrvHash {
   const cache = opts.cache ?? new Map<string, DrvHash>();
   const storeDir = opts.storeDir ?? DEFAULT_STORE_DIR;
-  if (derivationType(drv) !== 'fixed') hashInputs(Object.keys(drv.inputDrvs), lookup, cache, storeDir);
-  return hashOne(drv, opts.maskOutputs ?? false, cache, storeDir);
+  const type = derivationType(drv);
+  if (type !== 'fixed') hashInputs(Object.keys(drv.inputDrvs), lookup, cache, storeDir);
+  return hashOne(drv, type, opts.maskOutputs ?? false, cache, storeDir, opts.aterm);
 }
 
 /**

@@ -2,13 +2,12 @@
  * Placeholders Nix puts into a derivation where a path is not known at evaluation time
  * (derivations.cc hashPlaceholder / downstreamPlaceholder, Nix 2.8).
  */
-import { createHash } from 'node:crypto';
 import { nixBase32Encode } from './base32';
 import { NixError } from './errors';
-import { DEFAULT_STORE_DIR, outputPathName, parseStorePath } from './store-path';
+import { DEFAULT_STORE_DIR, outputPathName, parseStorePath, sha256 } from './store-path';
 
 function placeholderOf(clearText: string): string {
-  return '/' + nixBase32Encode(createHash('sha256').update(clearText, 'utf8').digest());
+  return '/' + nixBase32Encode(sha256(clearText));
 }
 
 /** Stands for this derivation's own output in its env (floating CA and impure outputs). */

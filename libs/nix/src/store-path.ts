@@ -2,7 +2,7 @@
  * Store paths: parsing/validation (libstore path.cc) and the path computations of store-api.cc
  * (makeStorePath, makeTextPath, makeFixedOutputPath, makeOutputPath). Strings are hashed as UTF-8.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { nixBase32Encode, isNixBase32Char } from './base32';
 import { NixError } from './errors';
 
@@ -17,12 +17,13 @@ export interface StorePath {
   name: string;
 }
 
+// crypto.hash is the one-shot form: for .drv-sized inputs it avoids most of createHash's per-call cost
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 export function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return hash('sha256', text, 'buffer');
 }
 
 // Characters allowed in a store path name (path.cc checkName): [0-9a-zA-Z+-._?=].
@@ -92,16 +93,20 @@ export function makeStorePath(type: string, hashHex: string, name: string, store
 
 /** Nix's makeType: the type followed by each reference (sorted, unique) and ":self" if self-referencing. */
 function makeType(type: string, references: readonly string[], hasSelfReference = false): string {
+  const refs = sortedUniqueAscii(references);
   let s = type;
-  for (const ref of sortedUniqueAscii(references)) s += ':' + ref;
+  for (let i = 0; i < refs.length; i++) s += ':' + refs[i];
   if (hasSelfReference) s += ':self';
   return s;
 }
 
-/** Store paths are ASCII, so JS ordering is byte ordering here. */
-function sortedUniqueAscii(paths: readonly string[]): string[] {
-  const sorted = [...paths].sort();
-  return sorted.filter((p, i) => i === 0 || p !== sorted[i - 1]);
+/** Store paths are ASCII, so JS ordering is byte ordering here; sorted input (the usual case) is not copied. */
+export function sortedUniqueAscii(paths: readonly string[]): readonly string[] {
+  let sorted = true;
+  for (let i = 1; i < paths.length && sorted; i++) sorted = paths[i - 1] < paths[i];
+  if (sorted) return paths;
+  const copy = [...paths].sort();
+  return copy.filter((p, i) => i === 0 || p !== copy[i - 1]);
 }
 
 const HEX_LENGTH: Record<string, number> = { md5: 32, sha1: 40, sha256: 64, sha512: 128 };
