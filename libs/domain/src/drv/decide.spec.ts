@@ -14,6 +14,7 @@ import { deciderSpec, runCommands } from '../testing/given';
 import { DrvCommand } from './commands';
 import { drvDecider } from './decide';
 import { eventId } from '../ids';
+import { fromStored, toStored } from '../events/parse';
 import { streamForCommand } from '../routing';
 import { drvStreamName } from '../streams';
 
@@ -219,6 +220,15 @@ describeWith(['nix-instantiate', 'nix'], 'a derivation', () => {
       const events = runCommands(drvDecider, [start('leaf'), failWith('leaf', 'a1', 'PermanentFailure', 'make: *** [all] Error 2', 2)], [registered.leaf]);
       const retry = failWith('leaf', 'a1', 'PermanentFailure', 'make: *** [all] Error 2', 2);
       spec.given(events).when({ ...retry, metadata: meta({ recordedAt: '2026-01-01T11:00:00Z' }) }).thenDuplicateOf(events[2]);
+    });
+
+    it('a failure recorded at schema version 1 still recognises the same report sent again', () => {
+      const events = runCommands(drvDecider, [start('leaf'), failWith('leaf', 'a1', 'PermanentFailure', 'make: *** [all] Error 2', 2)], [registered.leaf]);
+      const stored = toStored(events[2]);
+      const { cache: _cache, ...v1Data } = stored.data;
+      const v1 = fromStored({ ...stored, data: v1Data, metadata: { ...stored.metadata, schemaVersion: 1 } });
+      expect(v1).toEqual(events[2]);
+      spec.given([events[0], events[1], v1 as DrvEvent]).when(failWith('leaf', 'a1', 'PermanentFailure', 'make: *** [all] Error 2', 2)).thenDuplicateOf(v1 as DrvEvent);
     });
 
     it('a success may report what it consumed, but only inputs of this drv', () => {

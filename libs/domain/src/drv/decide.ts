@@ -51,14 +51,24 @@ function start(state: DrvState, { data, metadata }: StartAttempt): DrvDecision {
   return accept(event);
 }
 
+/**
+ * What the farm reported, without what the decider derived (the classification, which a newer rule
+ * table may decide differently) or the time (a retry may carry a fresh default finishedAt).
+ */
+function reportedOutcome(event: AttemptSucceeded | AttemptFailed): unknown {
+  if (event.type === 'AttemptSucceeded') {
+    const { outputs, inputRealisations, substituted } = event.data;
+    return { type: event.type, outputs, inputRealisations, substituted: substituted ?? false };
+  }
+  const { status, exitCode, log } = event.data;
+  return { type: event.type, status, exitCode, log };
+}
+
 /** An attempt ends once: an identical repeat returns the original event, anything else is a CONFLICT. */
 function alreadyEnded(attempt: AttemptState, ending: AttemptSucceeded | AttemptFailed): DrvDecision | null {
   const ended = attempt.ended;
   if (!ended) return null;
-  // the outcome is everything but the time: a retry may carry a fresh default finishedAt
-  const { finishedAt: _a, ...before } = ended.data;
-  const { finishedAt: _b, ...now } = ending.data;
-  if (ended.type === ending.type && sameJson(before, now)) return repeatOf(ended);
+  if (sameJson(reportedOutcome(ended), reportedOutcome(ending))) return repeatOf(ended);
   return fail('CONFLICT', `attempt ${ending.data.attemptId} already ended (${ended.type})`, {
     attemptId: ending.data.attemptId,
     original: ended.id,
