@@ -108,12 +108,13 @@ export async function readBuildLog(drvPath: string): Promise<string | undefined>
 export async function realisations(drvPath: string, outputs: string[]): Promise<Record<string, string>> {
   const found: Record<string, string> = {};
   if (outputs.length === 0) return found;
-  const r = await run('nix', ['--extra-experimental-features', 'nix-command ca-derivations', 'realisation', 'info', '--json', ...outputs.map((o) => `${drvPath}^${o}`)]);
+  // Nix 2.8 takes the .drv itself as the installable (all its outputs); `drv^out` came later
+  const r = await run('nix', ['--extra-experimental-features', 'nix-command ca-derivations', 'realisation', 'info', '--json', drvPath]);
   if (r.code !== 0) return found;
   try {
     for (const info of JSON.parse(r.stdout) as { id?: string; outPath?: string }[]) {
       const out = info.id?.split('!')[1];
-      if (out && info.outPath) found[out] = info.outPath.startsWith('/') ? info.outPath : `${storeDirOf(drvPath)}/${info.outPath}`;
+      if (out && outputs.includes(out) && info.outPath) found[out] = info.outPath.startsWith('/') ? info.outPath : `${storeDirOf(drvPath)}/${info.outPath}`;
     }
   } catch {
     /* unknown format: nothing found */
