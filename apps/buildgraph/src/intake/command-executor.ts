@@ -92,21 +92,21 @@ export class CommandExecutor {
       }
       case 'attempt.start': {
         const c = dto as StartAttemptCommand;
-        await this.registerIfGiven(c.aterm, meta, out);
+        await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
         const { aterm: _aterm, ...data } = c;
         out.push(await this.drv(c.drvPath, () => ({ type: 'StartAttempt', data: { ...data }, metadata: meta })));
         return {};
       }
       case 'attempt.succeed': {
         const c = dto as SucceedAttemptCommand;
-        await this.registerIfGiven(c.aterm, meta, out);
+        await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
         const { aterm: _a, machine: _m, ...data } = c;
         out.push(await this.endAttempt(c, { type: 'SucceedAttempt', data: { ...data }, metadata: meta }, meta));
         return {};
       }
       case 'attempt.fail': {
         const c = dto as FailAttemptCommand;
-        await this.registerIfGiven(c.aterm, meta, out);
+        await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
         // stored (and fsynced) before the event that names it
         const log = await this.logs.put(c.log);
         const { aterm: _a, machine: _m, log: _l, ...data } = c;
@@ -174,14 +174,19 @@ export class CommandExecutor {
     return path.value;
   }
 
+  /** Registers an ATerm on the stream of `claimed` (checked against the text by the decider) or of the path it hashes to. */
   private async register(aterm: string, meta: CommandMetadata, claimed?: string): Promise<Written> {
-    const drvPath = await this.drvPathOf(aterm);
-    return this.drv(drvPath, () => ({ type: 'RegisterDerivation', data: claimed ? { aterm, drvPath: claimed } : { aterm }, metadata: meta }));
+    const drvPath = claimed ?? (await this.drvPathOf(aterm));
+    const command: DrvCommand = { type: 'RegisterDerivation', data: claimed ? { aterm, drvPath: claimed } : { aterm }, metadata: meta };
+    return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, (state) =>
+      // the same text again is a repeat: skip re-parsing and re-hashing it on every attempt report
+      state.registered?.data.aterm === aterm ? { ok: true, events: [], duplicateOf: state.registered } : decision(decideDrv(command, state)),
+    );
   }
 
   /** An attempt may carry its drv's ATerm; it must be the ATerm of the drvPath it reports for. */
-  private async registerIfGiven(aterm: string | undefined, meta: CommandMetadata, out: Written[]): Promise<void> {
-    if (aterm !== undefined) out.push(await this.register(aterm, meta));
+  private async registerIfGiven(aterm: string | undefined, drvPath: string, meta: CommandMetadata, out: Written[]): Promise<void> {
+    if (aterm !== undefined) out.push(await this.register(aterm, meta, drvPath));
   }
 
   private async registered(drvPath: string): Promise<{ drv: Derivation; aterm: string } | undefined> {
@@ -192,7 +197,7 @@ export class CommandExecutor {
 
   /** Resolution needs the drv and its direct input drvs registered; the resolved drv is registered too. */
   private async resolve(c: ResolveAttemptCommand, meta: CommandMetadata, out: Written[]): Promise<Record<string, unknown>> {
-    await this.registerIfGiven(c.aterm, meta, out);
+    await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
     const self = await this.registered(c.drvPath);
     if (!self) throw new Refused(errorReply('NOT_FOUND', `derivation ${c.drvPath} is not registered; send drv.register or include its aterm`, { drvPath: c.drvPath }));
     const inputs = new Map<string, Derivation>();

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EVENT_STORE, EventStore, isEventStoreError, RecordedEvent } from '@buildgraph/eventstore';
+import { EVENT_STORE, EventStore, isEventStoreError } from '@buildgraph/eventstore';
 import { DomainError, DomainEvent, fromStored, toStored } from '@buildgraph/domain';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -8,7 +8,6 @@ export interface Loaded<S> {
   state: S;
   revision: bigint | 'no-stream';
   positions: Map<string, bigint>;
-  events: DomainEvent[];
 }
 
 /** What one decision did: the events it appended (or the one that already recorded it) and their positions. */
@@ -29,32 +28,43 @@ export class DecisionRefused extends Error {
 
 const MAX_CONFLICT_RETRIES = 5;
 
+/** Streams whose folded state is kept in memory; the least recently used beyond this are dropped. */
+const CACHED_STREAMS = 20000;
+
 /**
- * Load → decide → append with optimistic concurrency, retried on a conflict. Commands for the same
- * stream are also queued in-process, so one replica never races itself.
+ * Load → decide → append with optimistic concurrency. Folded stream states are cached, so a command
+ * costs one append, not a re-read of its stream; the cache is only a guess at the head: an append
+ * that meets a newer revision (another replica wrote) catches up from the store and decides again.
+ * Commands for the same stream are queued in-process, so one replica never races itself.
  */
 @Injectable()
 export class StreamWriter {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly cache = new Map<string, Loaded<unknown>>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly metrics: MetricsService,
   ) {}
 
-  async load<S>(stream: string, initial: () => S, evolve: (s: S, e: DomainEvent) => S): Promise<Loaded<S>> {
-    const recorded = await this.store.readStream(stream);
-    let state = initial();
-    const positions = new Map<string, bigint>();
-    const events: DomainEvent[] = [];
+  /** Folds events after `base` (or the whole stream) read from the store. */
+  private async catchUp<S>(stream: string, base: Loaded<S> | undefined, initial: () => S, evolve: (s: S, e: DomainEvent) => S): Promise<Loaded<S>> {
+    const fromRevision = base && base.revision !== 'no-stream' ? base.revision + 1n : 0n;
+    const recorded = await this.store.readStream(stream, { fromRevision });
+    let state = base ? base.state : initial();
+    const positions = base ? base.positions : new Map<string, bigint>();
+    let revision = base ? base.revision : 'no-stream';
     for (const r of recorded) {
-      const e = fromStored(r);
-      state = evolve(state, e);
+      state = evolve(state, fromStored(r));
       positions.set(r.id, r.position);
-      events.push(e);
+      revision = r.revision;
     }
-    const last = recorded[recorded.length - 1] as RecordedEvent | undefined;
-    return { state, revision: last ? last.revision : 'no-stream', positions, events };
+    return { state, revision, positions };
+  }
+
+  /** The stream's current state, read from the store (not the cache): for queries and cross-stream checks. */
+  load<S>(stream: string, initial: () => S, evolve: (s: S, e: DomainEvent) => S): Promise<Loaded<S>> {
+    return this.catchUp(stream, undefined, initial, evolve);
   }
 
   /** Runs `decide` against the stream's current state and appends its events; throws DecisionRefused. */
@@ -62,18 +72,30 @@ export class StreamWriter {
     const previous = this.queues.get(stream) ?? Promise.resolve();
     const run = previous.catch(() => undefined).then(() => this.writeNow(stream, initial, evolve, decide));
     this.queues.set(stream, run);
-    void run.finally(() => {
-      if (this.queues.get(stream) === run) this.queues.delete(stream);
-    }).catch(() => undefined);
+    void run
+      .finally(() => {
+        if (this.queues.get(stream) === run) this.queues.delete(stream);
+      })
+      .catch(() => undefined);
     return run;
   }
 
+  private remember<S>(stream: string, loaded: Loaded<S>): void {
+    this.cache.delete(stream);
+    this.cache.set(stream, loaded as Loaded<unknown>);
+    if (this.cache.size > CACHED_STREAMS) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
   private async writeNow<S>(stream: string, initial: () => S, evolve: (s: S, e: DomainEvent) => S, decide: Decide<S>): Promise<Written> {
+    let loaded = (this.cache.get(stream) as Loaded<S> | undefined) ?? (await this.catchUp(stream, undefined, initial, evolve));
     for (let attempt = 0; ; attempt++) {
-      const loaded = await this.load(stream, initial, evolve);
       const decision = decide(loaded.state);
-      if (!decision.ok) throw new DecisionRefused(decision.error);
+      if (!decision.ok) {
+        this.remember(stream, loaded);
+        throw new DecisionRefused(decision.error);
+      }
       if (decision.events.length === 0) {
+        this.remember(stream, loaded);
         const dup = decision.duplicateOf;
         const position = dup ? loaded.positions.get(dup.id) : undefined;
         return {
@@ -86,9 +108,17 @@ export class StreamWriter {
       try {
         const result = await this.store.append(stream, decision.events.map(toStored), loaded.revision);
         this.metrics.appendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        return { stream, repeat: false, events: await this.positionsOf(stream, decision.events, result.nextRevision, result.position) };
+        const events = await this.positionsOf(stream, decision.events, result.nextRevision, result.position);
+        const state = decision.events.reduce(evolve, loaded.state);
+        events.forEach((e) => loaded.positions.set(e.id, BigInt(e.position)));
+        this.remember(stream, { state, revision: result.nextRevision, positions: loaded.positions });
+        return { stream, repeat: false, events };
       } catch (e) {
-        if (isEventStoreError(e, 'WRONG_EXPECTED_REVISION') && attempt < MAX_CONFLICT_RETRIES) continue;
+        this.cache.delete(stream);
+        if (isEventStoreError(e, 'WRONG_EXPECTED_REVISION') && attempt < MAX_CONFLICT_RETRIES) {
+          loaded = await this.catchUp(stream, loaded, initial, evolve);
+          continue;
+        }
         throw e;
       }
     }

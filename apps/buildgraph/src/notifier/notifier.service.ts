@@ -9,6 +9,8 @@ import { NATS_CONNECTION } from '../nats/nats.tokens';
 import { wireEvent } from '../query/query.service';
 import { FileCheckpoint } from './checkpoint';
 
+const CHECKPOINT_EVERY_MS = 250;
+
 /** `drv-<hashPart>` -> hashPart, `group-<id>` -> id: the last token of the notification subject. */
 export function notificationKey(stream: string): string {
   return stream.replace(/^(drv|group|system)-/, '');
@@ -25,6 +27,8 @@ export class NotifierService implements OnApplicationBootstrap, OnApplicationShu
   private sub?: Subscription;
   private js?: JetStreamClient;
   private closing = false;
+  private checkpointedAt = 0;
+  private published?: bigint;
   private readonly checkpoint: FileCheckpoint;
 
   constructor(
@@ -85,13 +89,20 @@ export class NotifierService implements OnApplicationBootstrap, OnApplicationShu
     });
     await Promise.all(sends);
     const last = batch[batch.length - 1].position;
-    this.checkpoint.write(last);
-    const head = await this.store.headPosition();
-    this.metrics.notifierLag.set(Number(head - last));
+    // at most a few checkpoint writes a second: after a crash the few events re-published are dropped
+    // by JetStream's duplicate window (message id = event id)
+    const now = Date.now();
+    if (now - this.checkpointedAt >= CHECKPOINT_EVERY_MS) {
+      this.checkpoint.write(last);
+      this.checkpointedAt = now;
+      this.metrics.notifierLag.set(Number((await this.store.headPosition()) - last));
+    }
+    this.published = last;
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     await this.sub?.close();
+    if (this.published !== undefined) this.checkpoint.write(this.published);
   }
 }
