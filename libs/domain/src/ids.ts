@@ -2,14 +2,16 @@
  * Event ids are UUIDv5 of an idempotency key, so appending the same fact twice (a retried command, two
  * policy replicas) writes the same id, which every event store adapter treats as a no-op.
  */
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 import { parseStorePath } from '@buildgraph/nix';
 
 /** buildgraph's UUIDv5 namespace. Fixed forever: changing it would change every deterministic id. */
 export const EVENT_ID_NAMESPACE = '50386eab-8224-4f83-bc35-137f7d0c3728';
 
+const NAMESPACE_BYTES = parseUuid(EVENT_ID_NAMESPACE);
+
 export function eventId(idempotencyKey: string): string {
-  return uuidv5(idempotencyKey, EVENT_ID_NAMESPACE);
+  return uuidv5(idempotencyKey, NAMESPACE_BYTES);
 }
 
 /**

@@ -100,7 +100,7 @@ const resultPoisonedV1 = object({
   reason,
   scope: tagged<PoisonScope>({
     attempt: object({ kind: literal(['attempt'] as const), attemptId: id }),
-    outputs: object({ kind: literal(['outputs'] as const), outputPaths: array(storePath, { min: 1, max: MAX_OUTPUTS, unique: true }) }),
+    outputs: object({ kind: literal(['outputs'] as const), outputPaths: array(storePath, { min: 1, max: MAX_INPUTS, unique: true }) }),
   }),
   cause: literal(['operator', 'group-failure'] as const),
   attemptIds: array(id, { min: 1, max: MAX_INPUTS, unique: true }),
