@@ -3,7 +3,7 @@
  * what Nix writes (canonical order, no duplicates, only the escapes Nix emits, valid store paths), so
  * printDerivation(parseDerivation(t)) === t for every text it accepts.
  */
-import { Derivation, DerivationOutput, compareUtf8, outputProblem, sortedByUtf8 } from './derivation';
+import { Derivation, DerivationOutput, compareUtf8, outputProblem, sortedByUtf8, textOrderIsUtf8 } from './derivation';
 import { DrvParseError, NixError } from './errors';
 import { DEFAULT_STORE_DIR, STORE_PATH_NAME_MAX, isStorePathNameChar, storePathProblem } from './store-path';
 
@@ -57,6 +57,8 @@ class Parser {
   private readonly cr: NextOf;
   private readonly tab: NextOf;
   private readonly storePathAt: RegExp;
+  /** no code unit >= U+D800 anywhere: native string comparison is byte order */
+  private readonly nativeOrder: boolean;
 
   constructor(
     readonly text: string,
@@ -67,6 +69,7 @@ class Parser {
     this.cr = new NextOf(text, '\r');
     this.tab = new NextOf(text, '\t');
     this.storePathAt = storePathPattern(storeDir);
+    this.nativeOrder = textOrderIsUtf8(text);
   }
 
   fail(message: string, at = this.pos): never {
@@ -184,7 +187,7 @@ class Parser {
 
   /** Keys must be strictly increasing by UTF-8 bytes: Nix writes sorted maps and sets. */
   ordered(prev: string | undefined, key: string, at: number, what: string): void {
-    if (prev !== undefined && compareUtf8(prev, key) >= 0) {
+    if (prev !== undefined && (this.nativeOrder ? !(prev < key) : compareUtf8(prev, key) >= 0)) {
       this.fail(prev === key ? `duplicate ${what} '${key}'` : `${what} '${key}' is out of order (Nix sorts them)`, at);
     }
   }
@@ -327,9 +330,19 @@ const NEEDS_ESCAPE = /["\\\n\r\t]/;
 const ESCAPES = /["\\\n\r\t]/g;
 const ESCAPE_OF: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
+/** Whether Nix's printString changes `s`; short strings are scanned inline, sparing a regex call. */
+function needsEscape(s: string): boolean {
+  if (s.length > 32) return NEEDS_ESCAPE.test(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= BACKSLASH && (c === QUOTE || c === BACKSLASH || c === 0x0a || c === 0x0d || c === 0x09)) return true;
+  }
+  return false;
+}
+
 /** Nix's printString. */
 function esc(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? '"' + s.replace(ESCAPES, (c) => ESCAPE_OF[c]) + '"' : '"' + s + '"';
+  return needsEscape(s) ? '"' + s.replace(ESCAPES, (c) => ESCAPE_OF[c]) + '"' : '"' + s + '"';
 }
 
 function unqList(items: string[], what: string): string {

@@ -172,13 +172,31 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** `keys` sorted by UTF-8 bytes; the same array when already sorted (the common case). */
+/** A code unit where UTF-16 order and UTF-8 byte order can disagree (surrogates and U+E000..U+FFFF). */
+const HIGH_CODE_UNIT = /[\ud800-\uffff]/;
+
+/** True when JS's native string order is UTF-8 byte order for all of `strings` (no code unit >= U+D800). */
+export function nativeOrderIsUtf8(strings: readonly string[]): boolean {
+  return !HIGH_CODE_UNIT.test(strings.join(''));
+}
+
+/** True when `text` has no code unit for which UTF-16 order and UTF-8 byte order disagree. */
+export function textOrderIsUtf8(text: string): boolean {
+  return !HIGH_CODE_UNIT.test(text);
+}
+
+/** `keys` sorted by UTF-8 bytes, without duplicates; the same array when already so (the common case). */
 export function sortedByUtf8(keys: string[]): string[] {
-  for (let i = 1; i < keys.length; i++) {
-    if (compareUtf8(keys[i - 1], keys[i]) >= 0) {
-      const unique = [...new Set(keys)].sort(compareUtf8);
-      return unique;
+  if (keys.length < 2) return keys;
+  if (nativeOrderIsUtf8(keys)) {
+    // the usual case: native comparisons are byte comparisons
+    for (let i = 1; i < keys.length; i++) {
+      if (!(keys[i - 1] < keys[i])) return [...new Set(keys)].sort();
     }
+    return keys;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    if (compareUtf8(keys[i - 1], keys[i]) >= 0) return [...new Set(keys)].sort(compareUtf8);
   }
   return keys;
 }

@@ -97,7 +97,7 @@ function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, ca
   }
   let kind: DrvHash['kind'] = type === 'floating' ? 'deferred' : 'regular';
   // input drvs are replaced by their hash modulo; inputs with equal hashes merge their output names
-  const inputs = dict<string[]>();
+  const inputs = new Map<string, string[]>();
   for (const drvPath of Object.keys(drv.inputDrvs)) {
     const res = cache.get(drvPath) as DrvHash;
     if (res.kind === 'deferred') kind = 'deferred';
@@ -106,14 +106,14 @@ function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, ca
       if (h === undefined) {
         throw new NixError('INVALID_DERIVATION', `no hash for output '${outputName}' of input derivation '${drvPath}'`, { drvPath, outputName });
       }
-      const names = inputs[h];
-      if (names === undefined) inputs[h] = [outputName];
+      const names = inputs.get(h);
+      if (names === undefined) inputs.set(h, [outputName]);
       else if (!names.includes(outputName)) names.push(outputName);
     }
   }
-  const actualInputs: Array<[string, string[]]> = Object.keys(inputs)
+  const actualInputs: Array<[string, string[]]> = [...inputs.keys()]
     .sort()
-    .map((h) => [h, inputs[h].length > 1 ? sortedByUtf8(inputs[h]) : inputs[h]]);
+    .map((h) => [h, sortedByUtf8(inputs.get(h) as string[])]);
   const text = aterm !== undefined && !maskOutputs ? spliceInputs(aterm, printInputs(actualInputs)) : unparseDerivation(drv, maskOutputs, actualInputs);
   const hash = sha256Hex(text);
   for (const name of Object.keys(drv.outputs)) hashes[name] = hash;
