@@ -52,7 +52,8 @@ export function registerNixBuild(program: Command): void {
       if (opts.check) realiseArgs.push('--check');
       realiseArgs.push(...(opts.realiseArg as string[]));
       const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
-      const client = FarmClient.open(settings);
+      // a crash of this process loses its run anyway; the hook is the one that must survive power loss
+      const client = FarmClient.open(settings, { durability: 'process-crash' });
       try {
         const result = await nixBuild(
           client,

@@ -1,5 +1,5 @@
 import { CommandName, QueryName, signer } from '@buildgraph/contracts';
-import { Outbox } from './outbox';
+import { Durability, Outbox, QueuedReport } from './outbox';
 import { FarmSettings } from './settings';
 import { Delivery, openTransport, Transport, WireReply } from './transport';
 
@@ -41,8 +41,8 @@ export class FarmClient {
     this.sign = signer(settings.key);
   }
 
-  static open(settings: FarmSettings, opts: ClientOptions = {}): FarmClient {
-    return new FarmClient(settings, Outbox.open(settings.stateDir), openTransport(settings.serviceUrl, settings.timeoutMs), opts);
+  static open(settings: FarmSettings, opts: ClientOptions & { durability?: Durability } = {}): FarmClient {
+    return new FarmClient(settings, Outbox.open(settings.stateDir, opts.durability), openTransport(settings.serviceUrl, settings.timeoutMs), opts);
   }
 
   /** Durably queues reports (in this order); nothing is sent yet. */
@@ -63,42 +63,54 @@ export class FarmClient {
 
   private async flushOnce(): Promise<FlushResult> {
     const result: FlushResult = { delivered: 0, rejected: [], remaining: 0 };
-    const tries = Math.max(1, this.opts.tries ?? 3);
-    const backoff = this.opts.backoffMs ?? 250;
     for (;;) {
       const batch = this.outbox.pending(500);
       if (batch.length === 0) break;
-      for (const item of batch) {
-        let delivery: Delivery = { kind: 'unreachable', reason: 'not sent' };
-        for (let i = 0; i < tries; i++) {
-          if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
-          delivery = await this.transport.command(item.command, item.body, this.sign(item.body));
-          if (delivery.kind === 'reply' && !(delivery.reply.ok === false && delivery.reply.error.code === 'UNAVAILABLE')) break;
-        }
-        if (delivery.kind === 'unreachable') {
-          this.outbox.markTried(item.key, delivery.reason);
-          result.unreachable = delivery.reason;
+      for (const wave of waves(batch)) {
+        const outcomes = await Promise.all(wave.map((item) => this.deliver(item)));
+        const delivered = wave.filter((_, i) => outcomes[i].kind === 'delivered').map((item) => item.key);
+        this.outbox.markDelivered(delivered);
+        result.delivered += delivered.length;
+        let stop: string | undefined;
+        wave.forEach((item, i) => {
+          const o = outcomes[i];
+          if (o.kind === 'rejected') {
+            this.outbox.markRejected(item.key, o.code, o.message);
+            result.rejected.push({ command: item.command, code: o.code, message: o.message });
+          } else if (o.kind === 'later') {
+            this.outbox.markTried(item.key, o.reason);
+            stop = o.reason;
+          }
+        });
+        if (stop !== undefined) {
+          result.unreachable = stop;
           result.remaining = this.outbox.size();
           return result;
-        }
-        const reply = delivery.reply;
-        if (reply.ok) {
-          this.outbox.markDelivered(item.key);
-          result.delivered++;
-        } else if (reply.error.code === 'UNAVAILABLE' || (reply.error.code === 'INTERNAL' && item.tries + 1 < MAX_INTERNAL_TRIES)) {
-          // "not now" rather than "no": it stays queued, and so does everything after it (order matters)
-          this.outbox.markTried(item.key, `${reply.error.code}: ${reply.error.message}`);
-          result.unreachable = `${reply.error.code}: ${reply.error.message}`;
-          result.remaining = this.outbox.size();
-          return result;
-        } else {
-          this.outbox.markRejected(item.key, reply.error.code, reply.error.message);
-          result.rejected.push({ command: item.command, code: reply.error.code, message: reply.error.message });
         }
       }
     }
     result.remaining = this.outbox.size();
     return result;
+  }
+
+  /** One report, retried while the service is unreachable. */
+  private async deliver(item: QueuedReport): Promise<{ kind: 'delivered' } | { kind: 'later'; reason: string } | { kind: 'rejected'; code: string; message: string }> {
+    const tries = Math.max(1, this.opts.tries ?? 3);
+    const backoff = this.opts.backoffMs ?? 250;
+    let delivery: Delivery = { kind: 'unreachable', reason: 'not sent' };
+    for (let i = 0; i < tries; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
+      delivery = await this.transport.command(item.command, item.body, this.sign(item.body));
+      if (delivery.kind === 'reply' && !(delivery.reply.ok === false && delivery.reply.error.code === 'UNAVAILABLE')) break;
+    }
+    if (delivery.kind === 'unreachable') return { kind: 'later', reason: delivery.reason };
+    const reply = delivery.reply;
+    if (reply.ok) return { kind: 'delivered' };
+    // "not now" rather than "no": it stays queued, and so does everything after it
+    if (reply.error.code === 'UNAVAILABLE' || (reply.error.code === 'INTERNAL' && item.tries + 1 < MAX_INTERNAL_TRIES)) {
+      return { kind: 'later', reason: `${reply.error.code}: ${reply.error.message}` };
+    }
+    return { kind: 'rejected', code: reply.error.code, message: reply.error.message };
   }
 
   /** A query (unsigned: queries change nothing). */
@@ -116,6 +128,43 @@ export class FarmClient {
     await this.flushing?.catch(() => undefined);
     await this.transport.close();
     this.outbox.close();
+  }
+}
+
+/** Reports sent together: at most WAVE of them, no two about the same drv (their order matters). */
+const WAVE = 32;
+
+/**
+ * Splits the queue into waves that may be sent concurrently (the service commits concurrent appends
+ * together). Reports about one drv keep their order; a resolution goes alone, after everything before
+ * it, because it needs its inputs registered by earlier reports.
+ */
+export function waves(items: QueuedReport[]): QueuedReport[][] {
+  const out: QueuedReport[][] = [];
+  let wave: QueuedReport[] = [];
+  let drvs = new Set<string>();
+  const close = (): void => {
+    if (wave.length > 0) out.push(wave);
+    wave = [];
+    drvs = new Set();
+  };
+  for (const item of items) {
+    const drv = drvPathOf(item.body);
+    if (item.command === 'attempt.resolve' || drv === undefined || drvs.has(drv) || wave.length >= WAVE) close();
+    wave.push(item);
+    if (drv !== undefined) drvs.add(drv);
+    if (item.command === 'attempt.resolve' || drv === undefined) close();
+  }
+  close();
+  return out;
+}
+
+function drvPathOf(body: string): string | undefined {
+  try {
+    const v = JSON.parse(body) as { drvPath?: unknown };
+    return typeof v.drvPath === 'string' ? v.drvPath : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -32,6 +32,13 @@ export interface RejectedReport {
 /** How long the memory of delivered reports is kept (a hook re-run after this resends; the service answers it as a repeat). */
 const DELIVERED_KEEP_DAYS = 30;
 
+/**
+ * 'power-loss': each enqueue is fsynced before it returns (the hook: Nix takes its exit 0 as "reported").
+ * 'process-crash': commits survive the process dying but may be lost with the machine's power (the
+ * wrapper, whose run would be lost with it anyway); much cheaper per report.
+ */
+export type Durability = 'power-loss' | 'process-crash';
+
 export function reportKey(command: CommandName, body: string): string {
   return createHash('sha256').update(command).update('\n').update(body).digest('hex');
 }
@@ -39,11 +46,13 @@ export function reportKey(command: CommandName, body: string): string {
 export class Outbox {
   private readonly db: Database.Database;
 
-  private constructor(readonly file: string) {
+  private constructor(
+    readonly file: string,
+    private readonly durability: Durability,
+  ) {
     this.db = new Database(file, { timeout: 10000 });
     this.db.pragma('journal_mode = WAL');
-    // FULL: a report acknowledged to Nix (the hook exits 0) must survive a power cut
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${durability === 'power-loss' ? 'FULL' : 'NORMAL'}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, command TEXT NOT NULL,
@@ -58,10 +67,10 @@ export class Outbox {
   }
 
   /** Opens (creating) `<stateDir>/outbox.sqlite`; an unusable state dir is a clear error. */
-  static open(stateDir: string): Outbox {
+  static open(stateDir: string, durability: Durability = 'power-loss'): Outbox {
     try {
       mkdirSync(stateDir, { recursive: true });
-      return new Outbox(join(stateDir, 'outbox.sqlite'));
+      return new Outbox(join(stateDir, 'outbox.sqlite'), durability);
     } catch (e) {
       throw new CliError(`cannot open the outbox in ${stateDir}: ${(e as Error).message}`);
     }
@@ -95,11 +104,25 @@ export class Outbox {
     return (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
   }
 
-  markDelivered(key: string): void {
-    this.db.transaction(() => {
-      const row = this.db.prepare('DELETE FROM outbox WHERE key = ? RETURNING command').get(key) as { command: string } | undefined;
-      if (row) this.db.prepare('INSERT OR REPLACE INTO delivered (key, command, delivered_at) VALUES (?, ?, ?)').run(key, row.command, new Date().toISOString());
-    })();
+  /**
+   * Never fsynced on its own: losing a delivered mark in a power cut only means the report is sent
+   * again, and the service answers a repeat with the original events.
+   */
+  markDelivered(keys: string[]): void {
+    if (this.durability === 'power-loss') this.db.pragma('synchronous = NORMAL');
+    try {
+      const del = this.db.prepare('DELETE FROM outbox WHERE key = ? RETURNING command');
+      const remember = this.db.prepare('INSERT OR REPLACE INTO delivered (key, command, delivered_at) VALUES (?, ?, ?)');
+      const now = new Date().toISOString();
+      this.db.transaction(() => {
+        for (const key of keys) {
+          const row = del.get(key) as { command: string } | undefined;
+          if (row) remember.run(key, row.command, now);
+        }
+      })();
+    } finally {
+      if (this.durability === 'power-loss') this.db.pragma('synchronous = FULL');
+    }
   }
 
   /** The service refused it for good (bad input, conflict, no permission): kept aside for an operator, out of the way of the queue. */
