@@ -6,11 +6,11 @@
 import { NixError } from '@buildgraph/nix';
 import { Check, hasOwn } from '../check';
 import { CommandMetadata, Decision, commandMetadataCheck, makeEvent } from '../commands';
-import { AttemptFailed, AttemptSucceeded } from '../events/types';
+import { AttemptFailed, AttemptSucceeded, DrvEvent } from '../events/types';
 import { validateEvent } from '../events/parse';
 import { classifyFailure } from '../failure/classify';
 import { idempotencyKeys as keys } from '../ids';
-import { fail } from '../result';
+import { fail, ok } from '../result';
 import {
   ClearFailure,
   DRV_COMMAND_SCHEMAS,
@@ -293,11 +293,14 @@ export function decideDrv(command: DrvCommand, state: DrvState): DrvDecision {
     throw e;
   }
   if (!decided.ok) return decided;
+  // appended in exactly the form a reader gets back from the store (same fields, same key order)
+  const events: DrvEvent[] = [];
   for (const event of decided.value.events) {
     const valid = validateEvent(event);
     if (!valid.ok) return valid;
+    events.push(valid.value as DrvEvent);
   }
-  return decided;
+  return ok({ ...decided.value, events });
 }
 
 export const drvDecider = {

@@ -64,6 +64,11 @@ describe('drv decider laws', () => {
         expect(new Set(endings).size).toBe(endings.length);
         const serials = log.flatMap((e) => (e.type === 'ResultPoisoned' ? [e.data.serial] : []));
         expect(serials).toEqual(serials.map((_, i) => i + 1));
+        // what is appended reads back byte for byte (same fields, same key order)
+        for (const e of log.slice(1)) {
+          const bytes = JSON.stringify(toStored(e));
+          expect(JSON.stringify(toStored(fromStored(JSON.parse(bytes))))).toBe(bytes);
+        }
         // state is a pure fold: rebuilding from the stored form gives the same state
         expect(fold(log.map((e) => fromStored(JSON.parse(JSON.stringify(toStored(e)))) as DrvEvent))).toEqual(state);
       }),

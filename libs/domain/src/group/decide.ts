@@ -197,11 +197,14 @@ export function decideGroup(command: GroupCommand, state: GroupState): GroupDeci
   if (!meta.ok) return meta;
   const decided = decideValid({ type: command.type, data: data.value, metadata: meta.value } as GroupCommand, state);
   if (!decided.ok) return decided;
+  // appended in exactly the form a reader gets back from the store (same fields, same key order)
+  const events: GroupEvent[] = [];
   for (const event of decided.value.events) {
     const valid = validateEvent(event);
     if (!valid.ok) return valid;
+    events.push(valid.value as GroupEvent);
   }
-  return decided;
+  return ok({ ...decided.value, events });
 }
 
 export const groupDecider = {
