@@ -53,6 +53,13 @@ describe('hashDerivationModulo and output paths', () => {
     expect(cache.size).toBeGreaterThan(10);
   });
 
+  it('given the parsed text (opts.aterm), hashes exactly as when it prints the derivation itself', () => {
+    const cache = new Map<string, DrvHash>();
+    for (const [drvPath, v] of Object.entries(vectors.derivations)) {
+      expect(hashDerivationModulo(graph[drvPath], lookup, { cache, aterm: v.aterm })).toEqual(hashDerivationModulo(graph[drvPath], lookup, { cache }));
+    }
+  });
+
   it('a fixed-output input counts only by its output hash: a different fetcher for the same content changes nothing downstream', () => {
     const g: Record<string, Derivation> = {};
     const hash = 'f'.repeat(64);
