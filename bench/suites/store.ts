@@ -88,33 +88,49 @@ function rawScan(path: string): number {
   return perS;
 }
 
+async function readAllRate(path: string): Promise<number> {
+  const store = await openSqliteEventStore(path);
+  // Warm the JIT on a slice first; a replay of millions of events runs at the steady rate.
+  for await (const _batch of store.readAll({ to: 5000n })) void _batch;
+  const started = process.hrtime.bigint();
+  let read = 0;
+  for await (const batch of store.readAll()) read += batch.length;
+  const perS = read / secondsSince(started);
+  await store.close();
+  return perS;
+}
+
+/**
+ * Each round measures every scenario right next to its raw limit; the result keeps each figure's
+ * best round. The machine is shared, so interference only ever makes a figure worse: the best of
+ * a few rounds is the closest to what the code itself costs.
+ */
 const suite: BenchSuite = async ({ quick }): Promise<BenchResult> => {
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-store-'));
   const metrics: Record<string, number> = {};
   const limits: Record<string, number> = {};
   const ratios: Record<string, number> = {};
+  const best = (into: Record<string, number>, key: string, value: number) => (into[key] = Math.max(into[key] ?? 0, value));
   try {
-    const total = quick ? 20_000 : 200_000;
-    for (const writers of [1, 8, 64]) {
-      const n = writers === 1 ? total / 4 : total;
-      const r = await appendScenario(join(dir, `append-${writers}.db`), writers, n);
-      metrics[`append_${writers}_writers_events_per_s`] = Math.round(r.eventsPerS);
-      metrics[`append_${writers}_writers_p99_ms`] = round(r.p99Ms);
-      metrics[`append_${writers}_writers_appends_per_commit`] = round(r.batching, 1);
+    const total = quick ? 20_000 : 100_000;
+    const rounds = quick ? 2 : 3;
+    for (let round_ = 0; round_ < rounds; round_++) {
+      const file = (name: string) => join(dir, `${name}-${round_}.db`);
+      for (const writers of [1, 8, 64]) {
+        const n = writers === 1 ? total / 4 : total;
+        const r = await appendScenario(file(`append-${writers}`), writers, n);
+        if (r.eventsPerS > (metrics[`append_${writers}_writers_events_per_s`] ?? 0)) {
+          metrics[`append_${writers}_writers_events_per_s`] = Math.round(r.eventsPerS);
+          metrics[`append_${writers}_writers_p99_ms`] = round(r.p99Ms); // the p99 of the round reported
+          metrics[`append_${writers}_writers_appends_per_commit`] = round(r.batching, 1);
+        }
+      }
+      best(limits, 'raw_sqlite_insert_64_per_commit_events_per_s', Math.round(rawInsert(file('raw-64'), total, 64)));
+      best(limits, 'raw_sqlite_insert_events_per_s', Math.round(rawInsert(file('raw'), total)));
+      // readAll over the 64-writer file, with JSON parsing, in the default batch size; then bare.
+      best(metrics, 'readall_events_per_s', Math.round(await readAllRate(file('append-64'))));
+      best(limits, 'raw_sqlite_scan_events_per_s', Math.round(rawScan(file('append-64'))));
     }
-    // readAll over the 64-writer file (total events), with JSON parsing, in the default batch size.
-    const store = await openSqliteEventStore(join(dir, 'append-64.db'));
-    // Warm the JIT on a slice first; a replay of millions of events runs at the steady rate.
-    for await (const _batch of store.readAll({ to: 5000n })) void _batch;
-    const started = process.hrtime.bigint();
-    let read = 0;
-    for await (const batch of store.readAll()) read += batch.length;
-    metrics.readall_events_per_s = Math.round(read / secondsSince(started));
-    await store.close();
-
-    limits.raw_sqlite_insert_events_per_s = Math.round(rawInsert(join(dir, 'raw.db'), total));
-    limits.raw_sqlite_insert_64_per_commit_events_per_s = Math.round(rawInsert(join(dir, 'raw-64.db'), total, 64));
-    limits.raw_sqlite_scan_events_per_s = Math.round(rawScan(join(dir, 'append-64.db')));
     for (const writers of [1, 8, 64]) {
       ratios[`append_${writers}_writers_to_raw`] = round(metrics[`append_${writers}_writers_events_per_s`] / limits.raw_sqlite_insert_events_per_s);
     }
