@@ -26,7 +26,8 @@ export function hasOwn(obj: object, key: string): boolean {
 
 /** Sets a data property even for the key "__proto__". */
 export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function typeName(value: unknown): string {
@@ -107,7 +108,7 @@ export const array =
       if (!r.ok) return r;
       out.push(r.value);
     }
-    if (opts.unique && new Set(out.map((v) => JSON.stringify(v))).size !== out.length) return invalid(field, 'must not repeat entries');
+    if (opts.unique && new Set(out.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))).size !== out.length) return invalid(field, 'must not repeat entries');
     return ok(out);
   };
 
