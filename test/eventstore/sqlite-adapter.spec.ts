@@ -113,6 +113,16 @@ describe('one file, two store instances (as two processes would)', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('sees the other instance\'s appends when checking expected revisions', async () => {
+    const path = join(dir, 'events.db');
+    const [a, b] = [await openSqliteEventStore(path), await openSqliteEventStore(path)];
+    await a.append('group-shared', [event('GroupOpened')], 'no-stream');
+    await b.append('group-shared', [event('Member')], 0n);
+    await expect(a.append('group-shared', [event('Member')], 0n)).rejects.toMatchObject({ code: 'WRONG_EXPECTED_REVISION', actual: 1n });
+    await expect(a.append('group-shared', [event('GroupSucceeded')], 1n)).resolves.toMatchObject({ nextRevision: 2n });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('a subscriber follows the other instance live only when asked to poll the head', async () => {
     const path = join(dir, 'events.db');
     const polling = await openSqliteEventStore(path, { pollExternalAppendsMs: 5 });
