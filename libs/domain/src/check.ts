@@ -26,7 +26,8 @@ export function hasOwn(obj: object, key: string): boolean {
 
 /** Sets a data property even for the key "__proto__". */
 export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -38,28 +39,39 @@ export const string =
   (opts: { min?: number; max?: number; pattern?: RegExp; what?: string } = {}): Check<string> =>
   (value, field) => {
     if (typeof value !== 'string') return invalid(field, `expected a string, got ${typeName(value)}`);
-    if (value.length < (opts.min ?? 0)) return invalid(field, opts.min === 1 ? 'must not be empty' : `must be at least ${opts.min} characters`);
-    if (opts.max !== undefined && value.length > opts.max) return invalid(field, `must be at most ${opts.max} characters`);
-    if (opts.pattern && !opts.pattern.test(value)) return invalid(field, `must be ${opts.what ?? `a string matching ${opts.pattern}`}`);
+    if (value.length < (opts.min ?? 0))
+      return invalid(field, opts.min === 1 ? 'must not be empty' : `must be at least ${opts.min} characters`);
+    if (opts.max !== undefined && value.length > opts.max)
+      return invalid(field, `must be at most ${opts.max} characters`);
+    if (opts.pattern && !opts.pattern.test(value))
+      return invalid(field, `must be ${opts.what ?? `a string matching ${opts.pattern}`}`);
     return ok(value);
   };
 
 export const id: Check<string> = string({ pattern: ID_PATTERN, what: '1-128 characters of [A-Za-z0-9_-:@]' });
 export const outputName: Check<string> = string({ pattern: OUTPUT_NAME_PATTERN, what: 'a Nix output name' });
 export const reason: Check<string> = string({ min: 1, max: MAX_REASON_CHARS });
-export const sha256Hex: Check<string> = string({ pattern: SHA256_HEX, what: '64 lowercase hex digits (sha256)' });
+export const sha256Hex: Check<string> = string({
+  pattern: SHA256_HEX,
+  what: '64 lowercase hex digits (sha256)',
+});
 export const uuid: Check<string> = string({ pattern: UUID_PATTERN, what: 'a lowercase UUID' });
 
 /** ISO 8601 in UTC with a Z, as `Date.prototype.toISOString` writes it; a real calendar time. */
 export const isoTime: Check<string> = (value, field) => {
-  const s = string({ pattern: ISO_PATTERN, what: 'an ISO 8601 UTC time like 2024-01-31T12:00:00Z' })(value, field);
+  const s = string({ pattern: ISO_PATTERN, what: 'an ISO 8601 UTC time like 2024-01-31T12:00:00Z' })(
+    value,
+    field,
+  );
   if (!s.ok) return s;
   return Number.isNaN(Date.parse(s.value)) ? invalid(field, 'is not a real calendar time') : s;
 };
 
 export const storePath: Check<string> = (value, field) => {
   if (typeof value !== 'string') return invalid(field, `expected a store path, got ${typeName(value)}`);
-  return isStorePath(value) ? ok(value) : invalid(field, `is not a valid Nix store path: ${JSON.stringify(value.slice(0, 200))}`);
+  return isStorePath(value)
+    ? ok(value)
+    : invalid(field, `is not a valid Nix store path: ${JSON.stringify(value.slice(0, 200))}`);
 };
 
 export const drvPath: Check<string> = (value, field) => {
@@ -70,7 +82,8 @@ export const drvPath: Check<string> = (value, field) => {
 
 /** `<drvPath>^<output>`: the key of inputRealisations, Nix's realisation id by path. */
 export const realisationKey: Check<string> = (value, field) => {
-  if (typeof value !== 'string') return invalid(field, `expected "<drvPath>^<output>", got ${typeName(value)}`);
+  if (typeof value !== 'string')
+    return invalid(field, `expected "<drvPath>^<output>", got ${typeName(value)}`);
   const caret = value.lastIndexOf('^');
   if (caret < 0) return invalid(field, 'must be "<drvPath>^<output>"');
   const d = drvPath(value.slice(0, caret), field);
@@ -108,7 +121,11 @@ export const array =
       if (!r.ok) return r;
       out.push(r.value);
     }
-    if (opts.unique && new Set(out.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))).size !== out.length) return invalid(field, 'must not repeat entries');
+    if (
+      opts.unique &&
+      new Set(out.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))).size !== out.length
+    )
+      return invalid(field, 'must not repeat entries');
     return ok(out);
   };
 
@@ -142,7 +159,9 @@ export interface Optional<T> {
 export const optional = <T>(check: Check<T>): Optional<T> => ({ optional: true, check });
 
 type Shape = Record<string, Check<unknown> | Optional<unknown>>;
-type Out<S extends Shape> = { [K in keyof S as S[K] extends Optional<unknown> ? never : K]: S[K] extends Check<infer T> ? T : never } & {
+type Out<S extends Shape> = {
+  [K in keyof S as S[K] extends Optional<unknown> ? never : K]: S[K] extends Check<infer T> ? T : never;
+} & {
   [K in keyof S as S[K] extends Optional<unknown> ? K : never]?: S[K] extends Optional<infer T> ? T : never;
 };
 
@@ -175,7 +194,8 @@ export const tagged =
   (value, field) => {
     if (!isPlainObject(value)) return invalid(field, `expected an object, got ${typeName(value)}`);
     const kind = value.kind;
-    if (typeof kind !== 'string' || !hasOwn(variants, kind)) return invalid(`${field}.kind`, `must be one of ${Object.keys(variants).join(', ')}`);
+    if (typeof kind !== 'string' || !hasOwn(variants, kind))
+      return invalid(`${field}.kind`, `must be one of ${Object.keys(variants).join(', ')}`);
     return variants[kind](value, field);
   };
 
@@ -194,7 +214,9 @@ export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }

@@ -3,7 +3,14 @@
  * random source inside the core, so deciding is a pure function and replays are exact.
  */
 import { Check, id, isoTime, object, optional, string } from './check';
-import { CURRENT_SCHEMA_VERSION, DomainEvent, DomainEventType, EventMetadata, EventOfType, Signer } from './events/types';
+import {
+  CURRENT_SCHEMA_VERSION,
+  DomainEvent,
+  DomainEventType,
+  EventMetadata,
+  EventOfType,
+  Signer,
+} from './events/types';
 import { eventId } from './ids';
 import { Result } from './result';
 

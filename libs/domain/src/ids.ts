@@ -20,10 +20,12 @@ export function eventId(idempotencyKey: string): string {
  */
 export const idempotencyKeys = {
   derivationRegistered: (drvPath: string) => `${drvPath}/DerivationRegistered`,
-  attempt: (drvPath: string, attemptId: string, type: string) => `${parseStorePath(drvPath).hashPart}/${attemptId}/${type}`,
+  attempt: (drvPath: string, attemptId: string, type: string) =>
+    `${parseStorePath(drvPath).hashPart}/${attemptId}/${type}`,
   resultPoisoned: (drvPath: string, serial: number) => `${drvPath}/ResultPoisoned/${serial}`,
   resultInvalidated: (rootEventId: string, drvPath: string) => `ResultInvalidated/${rootEventId}/${drvPath}`,
-  failureCleared: (drvPath: string, attemptId: string) => `${parseStorePath(drvPath).hashPart}/${attemptId}/FailureCleared`,
+  failureCleared: (drvPath: string, attemptId: string) =>
+    `${parseStorePath(drvPath).hashPart}/${attemptId}/FailureCleared`,
   group: (groupId: string, type: string) => `group/${groupId}/${type}`,
   groupMember: (groupId: string, drvPath: string) => `group/${groupId}/member/${drvPath}`,
 };

@@ -2,7 +2,8 @@
  * Expected failures are values, not exceptions: a decider returns `Result`, and the service maps the
  * error code to the wire (the codes are the bus contract's, see DESIGN.md "Bus contract").
  */
-export type DomainErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'CONFLICT' | 'FAILED_PRECONDITION' | 'PERMISSION_DENIED';
+export type DomainErrorCode =
+  'INVALID_ARGUMENT' | 'NOT_FOUND' | 'CONFLICT' | 'FAILED_PRECONDITION' | 'PERMISSION_DENIED';
 
 export interface DomainError {
   code: DomainErrorCode;
@@ -16,11 +17,19 @@ export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(code: DomainErrorCode, message: string, details: Record<string, unknown> = {}): Result<T> {
+export function fail<T = never>(
+  code: DomainErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+): Result<T> {
   return { ok: false, error: { code, message, details } };
 }
 
-export function invalid<T = never>(field: string, message: string, details: Record<string, unknown> = {}): Result<T> {
+export function invalid<T = never>(
+  field: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): Result<T> {
   return fail('INVALID_ARGUMENT', `${field}: ${message}`, { field, ...details });
 }
 

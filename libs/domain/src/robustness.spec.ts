@@ -14,11 +14,31 @@ const outPath = makeTextPath('hello', sha256Hex('out'), []);
 const registered: DerivationRegistered = {
   id: eventId('registration'),
   type: 'DerivationRegistered',
-  data: { drvPath, name: 'hello', system: 'x86_64-linux', outputs: { out: { path: '', hashAlgo: 'r:sha256', hash: '' } }, inputDrvs: {}, inputSrcs: [], aterm: 'Derive(...)' },
+  data: {
+    drvPath,
+    name: 'hello',
+    system: 'x86_64-linux',
+    outputs: { out: { path: '', hashAlgo: 'r:sha256', hash: '' } },
+    inputDrvs: {},
+    inputSrcs: [],
+    aterm: 'Derive(...)',
+  },
   metadata: { schemaVersion: 1, correlationId: 'c', causationId: 'c', recordedAt: '2026-01-01T00:00:00Z' },
 };
 const meta = { commandId: 'cmd', recordedAt: '2026-01-01T00:00:00Z' };
-const DRV_TYPES = ['RegisterDerivation', 'StartAttempt', 'SucceedAttempt', 'FailAttempt', 'ResolveAttempt', 'PoisonResult', 'InvalidateResult', 'ClearFailure', 'RecordFodVerification', 'toString', '__proto__'];
+const DRV_TYPES = [
+  'RegisterDerivation',
+  'StartAttempt',
+  'SucceedAttempt',
+  'FailAttempt',
+  'ResolveAttempt',
+  'PoisonResult',
+  'InvalidateResult',
+  'ClearFailure',
+  'RecordFodVerification',
+  'toString',
+  '__proto__',
+];
 const TRICKY_IDS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'a1'];
 
 /** values near the real shapes, so the fuzzer gets past the first field */
@@ -28,7 +48,10 @@ const plausible = fc.record(
     attemptId: fc.oneof(fc.constantFrom(...TRICKY_IDS), fc.string()),
     farm: fc.constantFrom('farm1', '', '__proto__'),
     machine: fc.constant('m1'),
-    outputs: fc.oneof(fc.constant({ out: outPath }), fc.dictionary(fc.constantFrom('out', '__proto__', 'constructor'), fc.anything())),
+    outputs: fc.oneof(
+      fc.constant({ out: outPath }),
+      fc.dictionary(fc.constantFrom('out', '__proto__', 'constructor'), fc.anything()),
+    ),
     status: fc.constantFrom('PermanentFailure', 'Nope'),
     log: fc.oneof(fc.constant({ sha256: sha256Hex(''), bytes: 0, tail: '' }), fc.anything()),
     scope: fc.anything(),
@@ -41,32 +64,52 @@ const plausible = fc.record(
 describe('robustness', () => {
   it('the drv decider answers any command with a Result and never throws', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...DRV_TYPES), fc.oneof(plausible, fc.anything()), fc.oneof(fc.constant(meta), fc.anything()), (type, data, metadata) => {
-        const state = runCommands(drvDecider, [], [registered]).reduce(drvDecider.evolve, drvDecider.initialState());
-        const r = drvDecider.decide({ type, data, metadata } as DrvCommand, state);
-        expect(typeof r.ok).toBe('boolean');
-        if (!r.ok) expect(r.error.code).toMatch(/^[A-Z_]+$/);
-      }),
+      fc.property(
+        fc.constantFrom(...DRV_TYPES),
+        fc.oneof(plausible, fc.anything()),
+        fc.oneof(fc.constant(meta), fc.anything()),
+        (type, data, metadata) => {
+          const state = runCommands(drvDecider, [], [registered]).reduce(
+            drvDecider.evolve,
+            drvDecider.initialState(),
+          );
+          const r = drvDecider.decide({ type, data, metadata } as DrvCommand, state);
+          expect(typeof r.ok).toBe('boolean');
+          if (!r.ok) expect(r.error.code).toMatch(/^[A-Z_]+$/);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('the group decider answers any command with a Result and never throws', () => {
     fc.assert(
-      fc.property(fc.constantFrom('OpenGroup', 'RecordMemberOutcome', 'ExpireDeadline', 'constructor'), fc.anything(), (type, data) => {
-        const r = groupDecider.decide({ type, data, metadata: meta } as GroupCommand, groupDecider.initialState());
-        expect(typeof r.ok).toBe('boolean');
-      }),
+      fc.property(
+        fc.constantFrom('OpenGroup', 'RecordMemberOutcome', 'ExpireDeadline', 'constructor'),
+        fc.anything(),
+        (type, data) => {
+          const r = groupDecider.decide(
+            { type, data, metadata: meta } as GroupCommand,
+            groupDecider.initialState(),
+          );
+          expect(typeof r.ok).toBe('boolean');
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('reading any stored record either yields an event or a coded error', () => {
     fc.assert(
-      fc.property(fc.constantFrom('AttemptStarted', 'AttemptFailed', 'ResultPoisoned', 'hasOwnProperty', 'GroupFailed'), fc.anything(), fc.anything(), (type, data, metadata) => {
-        expect(typeof parseEvent(type, data, metadata).ok).toBe('boolean');
-        expect(typeof parseStored({ id: eventId(type), type, data, metadata }).ok).toBe('boolean');
-      }),
+      fc.property(
+        fc.constantFrom('AttemptStarted', 'AttemptFailed', 'ResultPoisoned', 'hasOwnProperty', 'GroupFailed'),
+        fc.anything(),
+        fc.anything(),
+        (type, data, metadata) => {
+          expect(typeof parseEvent(type, data, metadata).ok).toBe('boolean');
+          expect(typeof parseStored({ id: eventId(type), type, data, metadata }).ok).toBe('boolean');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -76,12 +119,24 @@ describe('robustness', () => {
       const events = runCommands(
         drvDecider,
         [
-          { type: 'StartAttempt', data: { drvPath, attemptId, farm: 'farm1', machine: 'm1' }, metadata: meta },
-          { type: 'SucceedAttempt', data: { drvPath, attemptId, farm: 'farm1', outputs: { out: outPath } }, metadata: meta },
+          {
+            type: 'StartAttempt',
+            data: { drvPath, attemptId, farm: 'farm1', machine: 'm1' },
+            metadata: meta,
+          },
+          {
+            type: 'SucceedAttempt',
+            data: { drvPath, attemptId, farm: 'farm1', outputs: { out: outPath } },
+            metadata: meta,
+          },
         ],
         [registered],
       );
-      expect(events.map((e) => e.type)).toEqual(['DerivationRegistered', 'AttemptStarted', 'AttemptSucceeded']);
+      expect(events.map((e) => e.type)).toEqual([
+        'DerivationRegistered',
+        'AttemptStarted',
+        'AttemptSucceeded',
+      ]);
     }
   });
 });

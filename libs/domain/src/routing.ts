@@ -12,15 +12,22 @@ const GROUP_COMMANDS = { OpenGroup: true, RecordMemberOutcome: true, ExpireDeadl
  * `drv-<hash>` for a drv command (a RegisterDerivation without drvPath is routed by the path its ATerm
  * hashes to), `group-<groupId>` for a group command. Bad input is a Result error, never a throw.
  */
-export function streamForCommand(command: DrvCommand | GroupCommand): Result<{ stream: string; aggregate: 'drv' | 'group' }> {
-  if (typeof command !== 'object' || command === null) return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
-  const data = (typeof command.data === 'object' && command.data !== null ? command.data : {}) as Record<string, unknown>;
+export function streamForCommand(
+  command: DrvCommand | GroupCommand,
+): Result<{ stream: string; aggregate: 'drv' | 'group' }> {
+  if (typeof command !== 'object' || command === null)
+    return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
+  const data = (typeof command.data === 'object' && command.data !== null ? command.data : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof command.type === 'string' && hasOwn(GROUP_COMMANDS, command.type)) {
     const groupId = id(data.groupId, 'data.groupId');
     return groupId.ok ? ok({ stream: groupStreamName(groupId.value), aggregate: 'group' }) : groupId;
   }
   if (command.type === 'RegisterDerivation' && data.drvPath === undefined) {
-    if (typeof data.aterm !== 'string') return fail('INVALID_ARGUMENT', 'data.aterm: is required', { field: 'data.aterm' });
+    if (typeof data.aterm !== 'string')
+      return fail('INVALID_ARGUMENT', 'data.aterm: is required', { field: 'data.aterm' });
     const computed = registrationDrvPath(data.aterm);
     return computed.ok ? ok({ stream: drvStreamName(computed.value), aggregate: 'drv' }) : computed;
   }

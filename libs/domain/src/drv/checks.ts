@@ -1,5 +1,11 @@
 /** Checks of reported outputs, input realisations and FOD hashes against the registered derivation. */
-import { nixBase32Decode, nixBase32Length, outputContentAddressing, outputPathName, parseStorePath } from '@buildgraph/nix';
+import {
+  nixBase32Decode,
+  nixBase32Length,
+  outputContentAddressing,
+  outputPathName,
+  parseStorePath,
+} from '@buildgraph/nix';
 import { DerivationRegistered, InputRealisations } from '../events/types';
 import { DomainError } from '../result';
 
@@ -11,23 +17,34 @@ function invalidArg(field: string, message: string, details: Record<string, unkn
  * A success must name exactly the drv's outputs; each path must carry the output's name as Nix derives it,
  * and where the .drv already fixes the path (input-addressed, fixed-output), be that path.
  */
-export function outputsProblem(registered: DerivationRegistered, outputs: Record<string, string>): DomainError | null {
+export function outputsProblem(
+  registered: DerivationRegistered,
+  outputs: Record<string, string>,
+): DomainError | null {
   const expected = Object.keys(registered.data.outputs).sort();
   const got = Object.keys(outputs).sort();
   const missing = expected.filter((o) => !got.includes(o));
   const unknown = got.filter((o) => !expected.includes(o));
   if (missing.length > 0 || unknown.length > 0) {
-    return invalidArg('outputs', `must name exactly the derivation's outputs (${expected.join(', ')})`, { missing, unknown });
+    return invalidArg('outputs', `must name exactly the derivation's outputs (${expected.join(', ')})`, {
+      missing,
+      unknown,
+    });
   }
   for (const name of expected) {
     const path = outputs[name];
     const known = registered.data.outputs[name].path;
     if (known !== '' && path !== known) {
-      return invalidArg(`outputs.${name}`, `the derivation fixes this output's path to ${known}`, { expected: known, got: path });
+      return invalidArg(`outputs.${name}`, `the derivation fixes this output's path to ${known}`, {
+        expected: known,
+        got: path,
+      });
     }
     const wantName = outputPathName(registered.data.name, name);
     if (parseStorePath(path).name !== wantName) {
-      return invalidArg(`outputs.${name}`, `a path for output '${name}' must be named '${wantName}'`, { got: path });
+      return invalidArg(`outputs.${name}`, `a path for output '${name}' must be named '${wantName}'`, {
+        got: path,
+      });
     }
   }
   return null;
@@ -41,14 +58,16 @@ export function inputRealisationsProblem(
   complete: boolean,
 ): DomainError | null {
   const wanted = new Set<string>();
-  for (const [inputDrv, outs] of Object.entries(registered.data.inputDrvs)) for (const o of outs) wanted.add(`${inputDrv}^${o}`);
+  for (const [inputDrv, outs] of Object.entries(registered.data.inputDrvs))
+    for (const o of outs) wanted.add(`${inputDrv}^${o}`);
   const unknown = Object.keys(inputRealisations).filter((k) => !wanted.has(k));
   if (unknown.length > 0) {
     return invalidArg(field, `names outputs that are not inputs of ${registered.data.drvPath}`, { unknown });
   }
   if (complete) {
     const missing = [...wanted].filter((k) => !(k in inputRealisations)).sort();
-    if (missing.length > 0) return invalidArg(field, 'must give a store path for every input derivation output', { missing });
+    if (missing.length > 0)
+      return invalidArg(field, 'must give a store path for every input derivation output', { missing });
   }
   return null;
 }
@@ -65,7 +84,8 @@ export function normaliseHash(hash: string): string | null {
   const [, algo, sep, digest] = m;
   const bytes = DIGEST_BYTES[algo];
   let buf: Buffer | null = null;
-  if (sep === ':' && digest.length === bytes * 2 && /^[0-9a-fA-F]+$/.test(digest)) buf = Buffer.from(digest, 'hex');
+  if (sep === ':' && digest.length === bytes * 2 && /^[0-9a-fA-F]+$/.test(digest))
+    buf = Buffer.from(digest, 'hex');
   else if (sep === ':' && digest.length === nixBase32Length(bytes)) {
     try {
       buf = nixBase32Decode(digest);

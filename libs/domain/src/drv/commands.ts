@@ -48,11 +48,25 @@ export type SucceedAttempt = Command<
 >;
 export type FailAttempt = Command<
   'FailAttempt',
-  { drvPath: string; attemptId: string; farm: string; status: FailureStatus; exitCode?: number; log: BuildLog; finishedAt?: string }
+  {
+    drvPath: string;
+    attemptId: string;
+    farm: string;
+    status: FailureStatus;
+    exitCode?: number;
+    log: BuildLog;
+    finishedAt?: string;
+  }
 >;
 export type ResolveAttempt = Command<
   'ResolveAttempt',
-  { drvPath: string; attemptId: string; farm: string; resolvedDrvPath: string; inputRealisations: InputRealisations }
+  {
+    drvPath: string;
+    attemptId: string;
+    farm: string;
+    resolvedDrvPath: string;
+    inputRealisations: InputRealisations;
+  }
 >;
 export type PoisonResult = Command<
   'PoisonResult',
@@ -102,16 +116,29 @@ const outputs = record(outputName, storePath, { min: 1, max: MAX_OUTPUTS });
 const inputRealisations = record(realisationKey, storePath, { max: MAX_INPUTS });
 const hashString = string({ min: 1, max: 256 });
 
-export const DRV_COMMAND_SCHEMAS: { [T in DrvCommand['type']]: Check<Extract<DrvCommand, { type: T }>['data']> } = {
+export const DRV_COMMAND_SCHEMAS: {
+  [T in DrvCommand['type']]: Check<Extract<DrvCommand, { type: T }>['data']>;
+} = {
   RegisterDerivation: object({
     aterm: refine(string({ min: 1 }), (s, field) =>
       utf8Bytes(s) > MAX_ATERM_BYTES
-        ? { code: 'INVALID_ARGUMENT', message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`, details: { field } }
+        ? {
+            code: 'INVALID_ARGUMENT',
+            message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`,
+            details: { field },
+          }
         : null,
     ),
     drvPath: optional(drvPath),
   }),
-  StartAttempt: object({ drvPath, attemptId: id, farm: id, machine: id, startedAt: optional(isoTime), groupId: optional(id) }),
+  StartAttempt: object({
+    drvPath,
+    attemptId: id,
+    farm: id,
+    machine: id,
+    startedAt: optional(isoTime),
+    groupId: optional(id),
+  }),
   SucceedAttempt: object({
     drvPath,
     attemptId: id,
@@ -132,7 +159,11 @@ export const DRV_COMMAND_SCHEMAS: { [T in DrvCommand['type']]: Check<Extract<Drv
       bytes: integer(0, Number.MAX_SAFE_INTEGER),
       tail: refine(string(), (s, field) =>
         utf8Bytes(s) > MAX_LOG_TAIL_BYTES
-          ? { code: 'INVALID_ARGUMENT', message: `${field}: longer than ${MAX_LOG_TAIL_BYTES} bytes`, details: { field } }
+          ? {
+              code: 'INVALID_ARGUMENT',
+              message: `${field}: longer than ${MAX_LOG_TAIL_BYTES} bytes`,
+              details: { field },
+            }
           : null,
       ),
     }),
@@ -146,7 +177,10 @@ export const DRV_COMMAND_SCHEMAS: { [T in DrvCommand['type']]: Check<Extract<Drv
     scope: optional(
       tagged<PoisonScope>({
         attempt: object({ kind: literal(['attempt'] as const), attemptId: id }),
-        outputs: object({ kind: literal(['outputs'] as const), outputPaths: array(storePath, { min: 1, max: MAX_OUTPUTS, unique: true }) }),
+        outputs: object({
+          kind: literal(['outputs'] as const),
+          outputPaths: array(storePath, { min: 1, max: MAX_OUTPUTS, unique: true }),
+        }),
       }),
     ),
   }),

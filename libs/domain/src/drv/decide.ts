@@ -24,9 +24,26 @@ import {
   SucceedAttempt,
 } from './commands';
 import { declaredFodHash, inputRealisationsProblem, normaliseHash, outputsProblem } from './checks';
-import { DrvDecision, accept, err, noop, repeatOf, requireAttempt, requireRegistered, sameJson } from './guards';
+import {
+  DrvDecision,
+  accept,
+  err,
+  noop,
+  repeatOf,
+  requireAttempt,
+  requireRegistered,
+  sameJson,
+} from './guards';
 import { register } from './register';
-import { AttemptState, DrvState, attemptOf, initialDrvState, evolveDrv, succeededAttempts, validAttempts } from './state';
+import {
+  AttemptState,
+  DrvState,
+  attemptOf,
+  initialDrvState,
+  evolveDrv,
+  succeededAttempts,
+  validAttempts,
+} from './state';
 
 export { registrationDrvPath } from './register';
 
@@ -43,10 +60,16 @@ function start(state: DrvState, { data, metadata }: StartAttempt): DrvDecision {
   if (existing) {
     const { startedAt: _a, ...before } = existing.started.data;
     const { startedAt: _b, ...now } = event.data;
-    if (sameJson(before, now) && (data.startedAt === undefined || data.startedAt === existing.started.data.startedAt)) {
+    if (
+      sameJson(before, now) &&
+      (data.startedAt === undefined || data.startedAt === existing.started.data.startedAt)
+    ) {
       return repeatOf(existing.started);
     }
-    return fail('CONFLICT', `attempt ${data.attemptId} was already started differently`, { attemptId: data.attemptId, original: existing.started.id });
+    return fail('CONFLICT', `attempt ${data.attemptId} was already started differently`, {
+      attemptId: data.attemptId,
+      original: existing.started.id,
+    });
   }
   return accept(event);
 }
@@ -91,14 +114,20 @@ function succeed(state: DrvState, { data, metadata }: SucceedAttempt): DrvDecisi
   const registered = state.registered!;
   const problem =
     outputsProblem(registered, data.outputs) ??
-    (data.inputRealisations ? inputRealisationsProblem(registered, data.inputRealisations, 'inputRealisations', false) : null);
+    (data.inputRealisations
+      ? inputRealisationsProblem(registered, data.inputRealisations, 'inputRealisations', false)
+      : null);
   return problem ? err(problem) : accept(event);
 }
 
 function failAttempt(state: DrvState, { data, metadata }: FailAttempt): DrvDecision {
   const attempt = requireAttempt(state, data);
   if (!attempt.ok) return attempt;
-  const { cause, transient, cache } = classifyFailure({ status: data.status, exitCode: data.exitCode, logTail: data.log.tail });
+  const { cause, transient, cache } = classifyFailure({
+    status: data.status,
+    exitCode: data.exitCode,
+    logTail: data.log.tail,
+  });
   const failed: AttemptFailed['data'] = {
     drvPath: data.drvPath,
     attemptId: data.attemptId,
@@ -110,7 +139,12 @@ function failAttempt(state: DrvState, { data, metadata }: FailAttempt): DrvDecis
     log: data.log,
     finishedAt: data.finishedAt ?? metadata.recordedAt,
   };
-  const event = makeEvent('AttemptFailed', failed, keys.attempt(data.drvPath, data.attemptId, 'AttemptFailed'), metadata);
+  const event = makeEvent(
+    'AttemptFailed',
+    failed,
+    keys.attempt(data.drvPath, data.attemptId, 'AttemptFailed'),
+    metadata,
+  );
   return alreadyEnded(attempt.value, event) ?? accept(event);
 }
 
@@ -118,16 +152,30 @@ function resolve(state: DrvState, { data, metadata }: ResolveAttempt): DrvDecisi
   const attempt = requireAttempt(state, data);
   if (!attempt.ok) return attempt;
   const { farm: _farm, ...rest } = data;
-  const event = makeEvent('AttemptResolved', rest, keys.attempt(data.drvPath, data.attemptId, 'AttemptResolved'), metadata);
+  const event = makeEvent(
+    'AttemptResolved',
+    rest,
+    keys.attempt(data.drvPath, data.attemptId, 'AttemptResolved'),
+    metadata,
+  );
   const resolved = attempt.value.resolved;
   if (resolved) {
     if (sameJson(resolved.data, event.data)) return repeatOf(resolved);
-    return fail('CONFLICT', `attempt ${data.attemptId} was already resolved to ${resolved.data.resolvedDrvPath}`, {
-      attemptId: data.attemptId,
-      original: resolved.id,
-    });
+    return fail(
+      'CONFLICT',
+      `attempt ${data.attemptId} was already resolved to ${resolved.data.resolvedDrvPath}`,
+      {
+        attemptId: data.attemptId,
+        original: resolved.id,
+      },
+    );
   }
-  const problem = inputRealisationsProblem(state.registered!, data.inputRealisations, 'inputRealisations', true);
+  const problem = inputRealisationsProblem(
+    state.registered!,
+    data.inputRealisations,
+    'inputRealisations',
+    true,
+  );
   return problem ? err(problem) : accept(event);
 }
 
@@ -144,16 +192,25 @@ function poison(state: DrvState, { data, metadata }: PoisonResult): DrvDecision 
   if (scope?.kind === 'attempt') {
     const attempt = attemptOf(state, scope.attemptId);
     if (!attempt || attempt.ended?.type !== 'AttemptSucceeded') {
-      return fail('FAILED_PRECONDITION', `attempt ${scope.attemptId} has no successful result to poison`, { attemptId: scope.attemptId });
+      return fail('FAILED_PRECONDITION', `attempt ${scope.attemptId} has no successful result to poison`, {
+        attemptId: scope.attemptId,
+      });
     }
     targets = succeeded.filter((a) => a.started.data.attemptId === scope.attemptId);
   } else if (scope?.kind === 'outputs') {
     const produced = new Set(succeeded.flatMap((a) => Object.values(a.ended.data.outputs)));
     const unknown = scope.outputPaths.filter((p) => !produced.has(p));
-    if (unknown.length > 0) return fail('FAILED_PRECONDITION', `no attempt of ${data.drvPath} produced ${unknown.join(', ')}`, { unknown });
-    targets = succeeded.filter((a) => Object.values(a.ended.data.outputs).some((p) => scope.outputPaths.includes(p)));
+    if (unknown.length > 0)
+      return fail('FAILED_PRECONDITION', `no attempt of ${data.drvPath} produced ${unknown.join(', ')}`, {
+        unknown,
+      });
+    targets = succeeded.filter((a) =>
+      Object.values(a.ended.data.outputs).some((p) => scope.outputPaths.includes(p)),
+    );
   } else if (succeeded.length === 0) {
-    return fail('FAILED_PRECONDITION', `${data.drvPath} has no successful result to poison`, { drvPath: data.drvPath });
+    return fail('FAILED_PRECONDITION', `${data.drvPath} has no successful result to poison`, {
+      drvPath: data.drvPath,
+    });
   }
   const fresh = targets.filter((a) => !a.poisonedBy);
   if (fresh.length === 0) return repeatOf(targets[targets.length - 1].poisonedBy!);
@@ -183,19 +240,26 @@ function invalidate(state: DrvState, { data, metadata }: InvalidateResult): DrvD
   const notRegistered = requireRegistered(state, data.drvPath);
   if (notRegistered) return err(notRegistered);
   if (data.because.drvPath === data.drvPath) {
-    return fail('INVALID_ARGUMENT', 'because.drvPath: a result is poisoned, not invalidated, by its own drv', { field: 'because.drvPath' });
+    return fail(
+      'INVALID_ARGUMENT',
+      'because.drvPath: a result is poisoned, not invalidated, by its own drv',
+      { field: 'because.drvPath' },
+    );
   }
   const earlier = state.invalidations[data.because.rootEventId];
   if (earlier) return repeatOf(earlier);
   let candidates = validAttempts(state);
   if (data.attemptIds) {
     const unknown = data.attemptIds.filter((id) => attemptOf(state, id)?.ended?.type !== 'AttemptSucceeded');
-    if (unknown.length > 0) return fail('NOT_FOUND', `no successful attempt ${unknown.join(', ')} of ${data.drvPath}`, { unknown });
+    if (unknown.length > 0)
+      return fail('NOT_FOUND', `no successful attempt ${unknown.join(', ')} of ${data.drvPath}`, { unknown });
     candidates = candidates.filter((a) => data.attemptIds!.includes(a.started.data.attemptId));
   }
   if (candidates.length === 0) return noop(`${data.drvPath} has no valid result left to invalidate`);
   const attemptIds = candidates.map((a) => a.started.data.attemptId).sort();
-  const outputPaths = [...new Set(candidates.flatMap((a) => Object.values((a.ended as AttemptSucceeded).data.outputs)))].sort();
+  const outputPaths = [
+    ...new Set(candidates.flatMap((a) => Object.values((a.ended as AttemptSucceeded).data.outputs))),
+  ].sort();
   return accept(
     makeEvent(
       'ResultInvalidated',
@@ -212,7 +276,12 @@ function clear(state: DrvState, { data, metadata }: ClearFailure): DrvDecision {
   if (state.cachedFailure === null) return noop(`${data.drvPath} has no cached failure`);
   const attemptId = state.cachedFailure.data.attemptId;
   return accept(
-    makeEvent('FailureCleared', { ...data, attemptId }, keys.failureCleared(data.drvPath, attemptId), metadata),
+    makeEvent(
+      'FailureCleared',
+      { ...data, attemptId },
+      keys.failureCleared(data.drvPath, attemptId),
+      metadata,
+    ),
   );
 }
 
@@ -220,25 +289,42 @@ function verifyFod(state: DrvState, { data, metadata }: RecordFodVerification): 
   const attempt = requireAttempt(state, data);
   if (!attempt.ok) return attempt;
   const declared = declaredFodHash(state.registered!);
-  if (declared === null) return fail('FAILED_PRECONDITION', `${data.drvPath} is not a fixed-output derivation`, { drvPath: data.drvPath });
+  if (declared === null)
+    return fail('FAILED_PRECONDITION', `${data.drvPath} is not a fixed-output derivation`, {
+      drvPath: data.drvPath,
+    });
   const expected = normaliseHash(data.expectedHash);
   const actual = normaliseHash(data.actualHash);
-  if (expected === null) return fail('INVALID_ARGUMENT', 'expectedHash: not a hash as Nix prints it', { field: 'expectedHash' });
-  if (actual === null) return fail('INVALID_ARGUMENT', 'actualHash: not a hash as Nix prints it', { field: 'actualHash' });
+  if (expected === null)
+    return fail('INVALID_ARGUMENT', 'expectedHash: not a hash as Nix prints it', { field: 'expectedHash' });
+  if (actual === null)
+    return fail('INVALID_ARGUMENT', 'actualHash: not a hash as Nix prints it', { field: 'actualHash' });
   if (expected !== declared) {
-    return fail('INVALID_ARGUMENT', `expectedHash: the derivation declares ${declared}`, { field: 'expectedHash', declared, got: expected });
+    return fail('INVALID_ARGUMENT', `expectedHash: the derivation declares ${declared}`, {
+      field: 'expectedHash',
+      declared,
+      got: expected,
+    });
   }
   const type = actual === expected ? 'FodVerified' : 'FodMismatch';
   const event = makeEvent(
     type,
-    { drvPath: data.drvPath, attemptId: data.attemptId, outputHash: { expected, actual }, inputsFingerprint: data.inputsFingerprint },
+    {
+      drvPath: data.drvPath,
+      attemptId: data.attemptId,
+      outputHash: { expected, actual },
+      inputsFingerprint: data.inputsFingerprint,
+    },
     keys.attempt(data.drvPath, data.attemptId, 'FodVerification'),
     metadata,
   );
   const earlier = attempt.value.fodVerification;
   if (earlier) {
     if (earlier.type === event.type && sameJson(earlier.data, event.data)) return repeatOf(earlier);
-    return fail('CONFLICT', `attempt ${data.attemptId} already recorded ${earlier.type}`, { attemptId: data.attemptId, original: earlier.id });
+    return fail('CONFLICT', `attempt ${data.attemptId} already recorded ${earlier.type}`, {
+      attemptId: data.attemptId,
+      original: earlier.id,
+    });
   }
   return accept(event);
 }
@@ -275,21 +361,29 @@ function decideValid(command: DrvCommand, state: DrvState): DrvDecision {
  * appended. Never throws for bad input: every refusal is a DomainError.
  */
 export function decideDrv(command: DrvCommand, state: DrvState): DrvDecision {
-  if (typeof command !== 'object' || command === null) return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
+  if (typeof command !== 'object' || command === null)
+    return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
   const schema = hasOwn(DRV_COMMAND_SCHEMAS, command.type)
     ? (DRV_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type]
     : undefined;
-  if (!schema) return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, { field: 'type' });
+  if (!schema)
+    return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, {
+      field: 'type',
+    });
   const data = schema(command.data, 'data');
   if (!data.ok) return data;
   const meta = commandMetadataCheck(command.metadata, 'metadata');
   if (!meta.ok) return meta;
   let decided: DrvDecision;
   try {
-    decided = decideValid({ type: command.type, data: data.value, metadata: meta.value as CommandMetadata } as DrvCommand, state);
+    decided = decideValid(
+      { type: command.type, data: data.value, metadata: meta.value as CommandMetadata } as DrvCommand,
+      state,
+    );
   } catch (e) {
     // libs/nix refuses what it cannot model with NixError: that is bad input, not a crash
-    if (e instanceof NixError) return fail('INVALID_ARGUMENT', e.message, { nixCode: e.code, ...(e.details ?? {}) });
+    if (e instanceof NixError)
+      return fail('INVALID_ARGUMENT', e.message, { nixCode: e.code, ...(e.details ?? {}) });
     throw e;
   }
   if (!decided.ok) return decided;

@@ -14,7 +14,8 @@ export const noop = (why: string): DrvDecision => ok({ events: [], noop: why });
 export const err = (e: DomainError): DrvDecision => ({ ok: false, error: e });
 
 export function requireRegistered(state: DrvState, drvPath: string): DomainError | null {
-  if (state.registered === null) return { code: 'NOT_FOUND', message: `derivation ${drvPath} is not registered`, details: { drvPath } };
+  if (state.registered === null)
+    return { code: 'NOT_FOUND', message: `derivation ${drvPath} is not registered`, details: { drvPath } };
   if (state.registered.data.drvPath !== drvPath) {
     // the service loaded the wrong stream: refuse rather than write one drv's facts into another's
     return {
@@ -27,16 +28,26 @@ export function requireRegistered(state: DrvState, drvPath: string): DomainError
 }
 
 /** The attempt, reported by the farm that started it. */
-export function requireAttempt(state: DrvState, data: { drvPath: string; attemptId: string; farm?: string }): Result<AttemptState> {
+export function requireAttempt(
+  state: DrvState,
+  data: { drvPath: string; attemptId: string; farm?: string },
+): Result<AttemptState> {
   const notRegistered = requireRegistered(state, data.drvPath);
   if (notRegistered) return { ok: false, error: notRegistered };
   const attempt = attemptOf(state, data.attemptId);
-  if (!attempt) return fail('NOT_FOUND', `attempt ${data.attemptId} of ${data.drvPath} was never started`, { attemptId: data.attemptId });
-  if (data.farm !== undefined && attempt.started.data.farm !== data.farm) {
-    return fail('PERMISSION_DENIED', `attempt ${data.attemptId} belongs to farm ${attempt.started.data.farm}, not ${data.farm}`, {
+  if (!attempt)
+    return fail('NOT_FOUND', `attempt ${data.attemptId} of ${data.drvPath} was never started`, {
       attemptId: data.attemptId,
-      farm: data.farm,
     });
+  if (data.farm !== undefined && attempt.started.data.farm !== data.farm) {
+    return fail(
+      'PERMISSION_DENIED',
+      `attempt ${data.attemptId} belongs to farm ${attempt.started.data.farm}, not ${data.farm}`,
+      {
+        attemptId: data.attemptId,
+        farm: data.farm,
+      },
+    );
   }
   return ok(attempt);
 }

@@ -1,5 +1,12 @@
 /** Registration: the drv path is recomputed from the ATerm with libs/nix, never taken on trust. */
-import { Derivation, NixError, derivationName, derivationPath, parseDerivation, printDerivation } from '@buildgraph/nix';
+import {
+  Derivation,
+  NixError,
+  derivationName,
+  derivationPath,
+  parseDerivation,
+  printDerivation,
+} from '@buildgraph/nix';
 import { makeEvent } from '../commands';
 import { idempotencyKeys as keys } from '../ids';
 import { Result, fail, ok } from '../result';
@@ -38,7 +45,10 @@ export function register(state: DrvState, { data, metadata }: RegisterDerivation
   const { drv, drvPath, name } = read.value;
   if (printDerivation(drv) !== data.aterm) {
     // the stored text must be the one that hashes to drvPath
-    return fail('INVALID_ARGUMENT', 'aterm: not in the canonical form Nix writes', { field: 'aterm', drvPath });
+    return fail('INVALID_ARGUMENT', 'aterm: not in the canonical form Nix writes', {
+      field: 'aterm',
+      drvPath,
+    });
   }
   if (data.drvPath !== undefined && data.drvPath !== drvPath) {
     return fail('INVALID_ARGUMENT', `drvPath: the ATerm hashes to ${drvPath}, not ${data.drvPath}`, {
@@ -49,7 +59,9 @@ export function register(state: DrvState, { data, metadata }: RegisterDerivation
   }
   if (state.registered !== null) {
     if (state.registered.data.drvPath === drvPath) return repeatOf(state.registered);
-    return fail('INVALID_ARGUMENT', `this stream holds ${state.registered.data.drvPath}, not ${drvPath}`, { field: 'drvPath' });
+    return fail('INVALID_ARGUMENT', `this stream holds ${state.registered.data.drvPath}, not ${drvPath}`, {
+      field: 'drvPath',
+    });
   }
   return accept(
     makeEvent(

@@ -25,7 +25,10 @@ in rec {
 
 let seq = 0;
 let minute = 0;
-const meta = (): CommandMetadata => ({ commandId: `s-${++seq}`, recordedAt: new Date(Date.parse('2026-03-01T08:00:00Z') + ++minute * 60_000).toISOString() });
+const meta = (): CommandMetadata => ({
+  commandId: `s-${++seq}`,
+  recordedAt: new Date(Date.parse('2026-03-01T08:00:00Z') + ++minute * 60_000).toISOString(),
+});
 const fold = (events: DrvEvent[]) => events.reduce(drvDecider.evolve, drvDecider.initialState());
 
 describeWith(['nix-instantiate'], 'a poisoned library and the app built on it', () => {
@@ -34,7 +37,10 @@ describeWith(['nix-instantiate'], 'a poisoned library and the app built on it', 
   beforeAll(() => {
     const dir = mkdtempSync(join(tmpdir(), 'bg-scenario-'));
     writeFileSync(join(dir, 's.nix'), EXPR);
-    const paths = execFileSync('nix-instantiate', [join(dir, 's.nix'), '-A', 'libfoo', '-A', 'app'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    const paths = execFileSync('nix-instantiate', [join(dir, 's.nix'), '-A', 'libfoo', '-A', 'app'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .trim()
       .split('\n');
     (['libfoo', 'app'] as const).forEach((name, i) => {
@@ -46,45 +52,85 @@ describeWith(['nix-instantiate'], 'a poisoned library and the app built on it', 
   it('poisoning the library bumps its serial; the app result that consumed it is invalidated once; a later cached failure can be cleared', () => {
     const lib = drv.libfoo.drvPath;
     const app = drv.app.drvPath;
-    const cmd = (type: DrvCommand['type'], data: object): DrvCommand => ({ type, data, metadata: meta() }) as DrvCommand;
+    const cmd = (type: DrvCommand['type'], data: object): DrvCommand =>
+      ({ type, data, metadata: meta() }) as DrvCommand;
 
     // farm1 builds the library, farm2 the app on top of it, reporting what it consumed
     let libLog = runCommands(drvDecider, [
       cmd('RegisterDerivation', { aterm: drv.libfoo.aterm }),
       cmd('StartAttempt', { drvPath: lib, attemptId: 'lib-1', farm: 'farm1', machine: 'builder-7' }),
-      cmd('SucceedAttempt', { drvPath: lib, attemptId: 'lib-1', farm: 'farm1', outputs: { out: drv.libfoo.out } }),
+      cmd('SucceedAttempt', {
+        drvPath: lib,
+        attemptId: 'lib-1',
+        farm: 'farm1',
+        outputs: { out: drv.libfoo.out },
+      }),
     ]);
     let appLog = runCommands(drvDecider, [
       cmd('RegisterDerivation', { aterm: drv.app.aterm, drvPath: app }),
       cmd('StartAttempt', { drvPath: app, attemptId: 'app-1', farm: 'farm2', machine: 'builder-2' }),
-      cmd('SucceedAttempt', { drvPath: app, attemptId: 'app-1', farm: 'farm2', outputs: { out: drv.app.out }, inputRealisations: { [`${lib}^out`]: drv.libfoo.out } }),
+      cmd('SucceedAttempt', {
+        drvPath: app,
+        attemptId: 'app-1',
+        farm: 'farm2',
+        outputs: { out: drv.app.out },
+        inputRealisations: { [`${lib}^out`]: drv.libfoo.out },
+      }),
     ]);
 
     // builder-7 had bad RAM: the operator poisons the library's result
-    libLog = runCommands(drvDecider, [cmd('PoisonResult', { drvPath: lib, reason: 'builder-7 failed memtest', cause: 'operator' })], libLog);
+    libLog = runCommands(
+      drvDecider,
+      [cmd('PoisonResult', { drvPath: lib, reason: 'builder-7 failed memtest', cause: 'operator' })],
+      libLog,
+    );
     const poisoned = libLog[libLog.length - 1] as ResultPoisoned;
     expect(poisoned.data).toMatchObject({ serial: 1, attemptIds: ['lib-1'], outputPaths: [drv.libfoo.out] });
     expect(fold(libLog).serial).toBe(1);
 
     // the invalidation policy tells the app's stream, once per poisoning, however often it runs
-    const invalidate = cmd('InvalidateResult', { drvPath: app, because: { drvPath: lib, outputPath: drv.libfoo.out, rootEventId: poisoned.id } });
+    const invalidate = cmd('InvalidateResult', {
+      drvPath: app,
+      because: { drvPath: lib, outputPath: drv.libfoo.out, rootEventId: poisoned.id },
+    });
     appLog = runCommands(drvDecider, [invalidate, invalidate], appLog);
     const invalidated = appLog.filter((e): e is ResultInvalidated => e.type === 'ResultInvalidated');
     expect(invalidated).toHaveLength(1);
-    expect(invalidated[0].data).toMatchObject({ serial: 0, attemptIds: ['app-1'], outputPaths: [drv.app.out] });
+    expect(invalidated[0].data).toMatchObject({
+      serial: 0,
+      attemptIds: ['app-1'],
+      outputPaths: [drv.app.out],
+    });
     expect(validAttempts(fold(appLog))).toEqual([]);
     expect(fold(appLog).serial).toBe(0);
 
     // a rebuild of the library fails: first the network (retry, not cached), then the compiler (cached)
     const failure = (attemptId: string, status: string, tail: string, exitCode: number) =>
-      cmd('FailAttempt', { drvPath: lib, attemptId, farm: 'farm1', status, exitCode, log: { sha256: sha256Hex(tail), bytes: Buffer.byteLength(tail), tail } });
+      cmd('FailAttempt', {
+        drvPath: lib,
+        attemptId,
+        farm: 'farm1',
+        status,
+        exitCode,
+        log: { sha256: sha256Hex(tail), bytes: Buffer.byteLength(tail), tail },
+      });
     libLog = runCommands(
       drvDecider,
       [
         cmd('StartAttempt', { drvPath: lib, attemptId: 'lib-2', farm: 'farm1', machine: 'builder-3' }),
-        failure('lib-2', 'TransientFailure', `curl: (6) Could not resolve host: mirror.example.org\nerror: builder for '${lib}' failed with exit code 1`, 1),
+        failure(
+          'lib-2',
+          'TransientFailure',
+          `curl: (6) Could not resolve host: mirror.example.org\nerror: builder for '${lib}' failed with exit code 1`,
+          1,
+        ),
         cmd('StartAttempt', { drvPath: lib, attemptId: 'lib-3', farm: 'farm1', machine: 'builder-3' }),
-        failure('lib-3', 'PermanentFailure', `foo.c:12:5: error: 'bar' undeclared\nerror: builder for '${lib}' failed with exit code 2`, 2),
+        failure(
+          'lib-3',
+          'PermanentFailure',
+          `foo.c:12:5: error: 'bar' undeclared\nerror: builder for '${lib}' failed with exit code 2`,
+          2,
+        ),
       ],
       libLog,
     );

@@ -41,10 +41,22 @@ export interface DrvState {
 }
 
 export function initialDrvState(): DrvState {
-  return { registered: null, attempts: {}, serial: 0, poisonings: [], invalidations: {}, cachedFailure: null, lastCleared: null };
+  return {
+    registered: null,
+    attempts: {},
+    serial: 0,
+    poisonings: [],
+    invalidations: {},
+    cachedFailure: null,
+    lastCleared: null,
+  };
 }
 
-function withAttempt(state: DrvState, attemptId: string, change: (a: AttemptState) => AttemptState): DrvState {
+function withAttempt(
+  state: DrvState,
+  attemptId: string,
+  change: (a: AttemptState) => AttemptState,
+): DrvState {
   const current = attemptOf(state, attemptId);
   // evolve is total: an event about an unknown attempt (impossible through decide) leaves state as is
   if (!current) return state;
@@ -70,12 +82,17 @@ export function evolveDrv(state: DrvState, event: DrvEvent): DrvState {
       return withAttempt(state, event.data.attemptId, (a) => ({ ...a, resolved: event }));
     case 'ResultPoisoned': {
       let next: DrvState = { ...state, serial: event.data.serial, poisonings: [...state.poisonings, event] };
-      for (const attemptId of event.data.attemptIds) next = withAttempt(next, attemptId, (a) => ({ ...a, poisonedBy: event }));
+      for (const attemptId of event.data.attemptIds)
+        next = withAttempt(next, attemptId, (a) => ({ ...a, poisonedBy: event }));
       return next;
     }
     case 'ResultInvalidated': {
-      let next: DrvState = { ...state, invalidations: { ...state.invalidations, [event.data.because.rootEventId]: event } };
-      for (const attemptId of event.data.attemptIds) next = withAttempt(next, attemptId, (a) => ({ ...a, invalidatedBy: event }));
+      let next: DrvState = {
+        ...state,
+        invalidations: { ...state.invalidations, [event.data.because.rootEventId]: event },
+      };
+      for (const attemptId of event.data.attemptIds)
+        next = withAttempt(next, attemptId, (a) => ({ ...a, invalidatedBy: event }));
       return next;
     }
     case 'FailureCleared':
@@ -91,14 +108,20 @@ export function evolveDrv(state: DrvState, event: DrvEvent): DrvState {
 }
 
 export function attemptOf(state: DrvState, attemptId: string): AttemptState | undefined {
-  return Object.prototype.hasOwnProperty.call(state.attempts, attemptId) ? state.attempts[attemptId] : undefined;
+  return Object.prototype.hasOwnProperty.call(state.attempts, attemptId)
+    ? state.attempts[attemptId]
+    : undefined;
 }
 
 /** Successful attempts whose result has been neither poisoned nor invalidated. */
 export function validAttempts(state: DrvState): AttemptState[] {
-  return Object.values(state.attempts).filter((a) => a.ended?.type === 'AttemptSucceeded' && !a.poisonedBy && !a.invalidatedBy);
+  return Object.values(state.attempts).filter(
+    (a) => a.ended?.type === 'AttemptSucceeded' && !a.poisonedBy && !a.invalidatedBy,
+  );
 }
 
 export function succeededAttempts(state: DrvState): Array<AttemptState & { ended: AttemptSucceeded }> {
-  return Object.values(state.attempts).filter((a): a is AttemptState & { ended: AttemptSucceeded } => a.ended?.type === 'AttemptSucceeded');
+  return Object.values(state.attempts).filter(
+    (a): a is AttemptState & { ended: AttemptSucceeded } => a.ended?.type === 'AttemptSucceeded',
+  );
 }

@@ -15,31 +15,49 @@ const started = { drvPath, attemptId: 'a1', farm: 'farm1', machine: 'm1', starte
 
 describe('reading and validating events', () => {
   it('an unknown event type is refused', () => {
-    expect(parseEvent('AttemptExploded', {}, meta)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { field: 'type' } } });
+    expect(parseEvent('AttemptExploded', {}, meta)).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT', details: { field: 'type' } },
+    });
   });
 
   it('a missing field is refused with its name', () => {
     const { farm: _farm, ...noFarm } = started;
     const r = parseEvent('AttemptStarted', noFarm, meta);
-    expect(r).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { field: 'data.farm' } } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT', details: { field: 'data.farm' } },
+    });
     expect(!r.ok && r.error.message).toMatch(/data\.farm.*required/);
   });
 
   it('an unknown field is refused with its name', () => {
-    expect(parseEvent('AttemptStarted', { ...started, colour: 'red' }, meta)).toMatchObject({ ok: false, error: { details: { field: 'data.colour' } } });
+    expect(parseEvent('AttemptStarted', { ...started, colour: 'red' }, meta)).toMatchObject({
+      ok: false,
+      error: { details: { field: 'data.colour' } },
+    });
   });
 
   it('a malformed store path is refused', () => {
     const bad = drvPath.replace('/nix/store/', '/nix/store/E');
-    expect(parseEvent('AttemptStarted', { ...started, drvPath: bad }, meta)).toMatchObject({ ok: false, error: { details: { field: 'data.drvPath' } } });
+    expect(parseEvent('AttemptStarted', { ...started, drvPath: bad }, meta)).toMatchObject({
+      ok: false,
+      error: { details: { field: 'data.drvPath' } },
+    });
   });
 
   it('a time that is not ISO 8601 UTC is refused', () => {
-    expect(parseEvent('AttemptStarted', { ...started, startedAt: 'yesterday' }, meta)).toMatchObject({ ok: false, error: { details: { field: 'data.startedAt' } } });
+    expect(parseEvent('AttemptStarted', { ...started, startedAt: 'yesterday' }, meta)).toMatchObject({
+      ok: false,
+      error: { details: { field: 'data.startedAt' } },
+    });
   });
 
   it('a schema version from the future is refused rather than misread', () => {
-    expect(parseEvent('AttemptStarted', started, { ...meta, schemaVersion: 9 })).toMatchObject({ ok: false, error: { details: { field: 'metadata.schemaVersion' } } });
+    expect(parseEvent('AttemptStarted', started, { ...meta, schemaVersion: 9 })).toMatchObject({
+      ok: false,
+      error: { details: { field: 'metadata.schemaVersion' } },
+    });
   });
 
   it('an AttemptFailed written at version 1 (before the cache decision existed) is upcast on read', () => {
@@ -53,8 +71,15 @@ describe('reading and validating events', () => {
       finishedAt: '2026-01-01T11:00:00Z',
     };
     const r = parseEvent('AttemptFailed', v1, meta);
-    expect(r).toMatchObject({ ok: true, value: { data: { ...v1, cache: 'none' }, metadata: { schemaVersion: 2 } } });
-    const transient = parseEvent('AttemptFailed', { ...v1, status: 'MiscFailure', cause: 'network', transient: true }, meta);
+    expect(r).toMatchObject({
+      ok: true,
+      value: { data: { ...v1, cache: 'none' }, metadata: { schemaVersion: 2 } },
+    });
+    const transient = parseEvent(
+      'AttemptFailed',
+      { ...v1, status: 'MiscFailure', cause: 'network', transient: true },
+      meta,
+    );
     expect(transient.ok && (transient.value.data as AttemptFailed['data']).cache).toBe('retry');
   });
 
@@ -69,7 +94,10 @@ describe('reading and validating events', () => {
       log: { sha256: sha256Hex(''), bytes: 0, tail: '' },
       finishedAt: '2026-01-01T11:00:00Z',
     };
-    expect(parseEvent('AttemptFailed', v2, { ...meta, schemaVersion: 2 })).toMatchObject({ ok: false, error: { details: { field: 'data.transient' } } });
+    expect(parseEvent('AttemptFailed', v2, { ...meta, schemaVersion: 2 })).toMatchObject({
+      ok: false,
+      error: { details: { field: 'data.transient' } },
+    });
   });
 });
 
@@ -77,42 +105,82 @@ describe('mapping to and from the event store', () => {
   const registered: DerivationRegistered = {
     id: eventId('registration'),
     type: 'DerivationRegistered',
-    data: { drvPath, name: 'hello', system: 'x86_64-linux', outputs: { out: { path: '', hashAlgo: 'r:sha256', hash: '' } }, inputDrvs: {}, inputSrcs: [], aterm: 'Derive(...)' },
+    data: {
+      drvPath,
+      name: 'hello',
+      system: 'x86_64-linux',
+      outputs: { out: { path: '', hashAlgo: 'r:sha256', hash: '' } },
+      inputDrvs: {},
+      inputSrcs: [],
+      aterm: 'Derive(...)',
+    },
     metadata: meta,
   };
   const failedCommand: FailAttempt = {
     type: 'FailAttempt',
-    data: { drvPath, attemptId: 'a1', farm: 'farm1', status: 'PermanentFailure', exitCode: 2, log: { sha256: sha256Hex('x'), bytes: 1, tail: 'x' } },
+    data: {
+      drvPath,
+      attemptId: 'a1',
+      farm: 'farm1',
+      status: 'PermanentFailure',
+      exitCode: 2,
+      log: { sha256: sha256Hex('x'), bytes: 1, tail: 'x' },
+    },
     metadata: { commandId: 'cmd-3', recordedAt: '2026-01-01T10:05:00Z' },
   };
 
   it('what a decider produced survives the round trip through stored form unchanged', () => {
     const events = runCommands(
       drvDecider,
-      [{ type: 'StartAttempt', data: { drvPath, attemptId: 'a1', farm: 'farm1', machine: 'm1' }, metadata: { commandId: 'cmd-2', recordedAt: '2026-01-01T10:00:00Z' } }, failedCommand],
+      [
+        {
+          type: 'StartAttempt',
+          data: { drvPath, attemptId: 'a1', farm: 'farm1', machine: 'm1' },
+          metadata: { commandId: 'cmd-2', recordedAt: '2026-01-01T10:00:00Z' },
+        },
+        failedCommand,
+      ],
       [registered],
     );
-    for (const event of events) expect(fromStored(JSON.parse(JSON.stringify(toStored(event))))).toEqual(event);
+    for (const event of events)
+      expect(fromStored(JSON.parse(JSON.stringify(toStored(event))))).toEqual(event);
   });
 
   it('a corrupt stored event throws a DomainException with a code, naming the event', () => {
     const stored = toStored(registered);
     const corrupt = { ...stored, data: { ...stored.data, drvPath: 'hello' } };
     expect(() => fromStored(corrupt)).toThrow(DomainException);
-    expect(parseStored(corrupt)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', details: { field: 'data.drvPath' } } });
+    expect(parseStored(corrupt)).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT', details: { field: 'data.drvPath' } },
+    });
   });
 
   it('a stored event without a UUID id is refused', () => {
-    expect(parseStored({ ...toStored(registered), id: 'not-a-uuid' } as never)).toMatchObject({ ok: false, error: { details: { field: 'id' } } });
+    expect(parseStored({ ...toStored(registered), id: 'not-a-uuid' } as never)).toMatchObject({
+      ok: false,
+      error: { details: { field: 'id' } },
+    });
   });
 
   it('events carry the correlation and causation of the command that produced them', () => {
     const events = runCommands(
       drvDecider,
-      [{ type: 'StartAttempt', data: { drvPath, attemptId: 'a1', farm: 'farm1', machine: 'm1' }, metadata: { commandId: 'cmd-9', correlationId: 'build-7', recordedAt: '2026-01-01T10:00:00Z' } }],
+      [
+        {
+          type: 'StartAttempt',
+          data: { drvPath, attemptId: 'a1', farm: 'farm1', machine: 'm1' },
+          metadata: { commandId: 'cmd-9', correlationId: 'build-7', recordedAt: '2026-01-01T10:00:00Z' },
+        },
+      ],
       [registered],
     );
-    expect((events[1] as DomainEvent).metadata).toEqual({ schemaVersion: 1, correlationId: 'build-7', causationId: 'cmd-9', recordedAt: '2026-01-01T10:00:00Z' });
+    expect((events[1] as DomainEvent).metadata).toEqual({
+      schemaVersion: 1,
+      correlationId: 'build-7',
+      causationId: 'cmd-9',
+      recordedAt: '2026-01-01T10:00:00Z',
+    });
   });
 });
 

@@ -27,26 +27,41 @@ export function isDomainEventType(type: string): type is DomainEventType {
  */
 export function parseEvent(type: string, data: unknown, metadata: unknown): Result<Omit<DomainEvent, 'id'>> {
   if (typeof type !== 'string' || !isDomainEventType(type)) {
-    return fail('INVALID_ARGUMENT', `type: unknown event type ${JSON.stringify(type)}`, { field: 'type', type });
+    return fail('INVALID_ARGUMENT', `type: unknown event type ${JSON.stringify(type)}`, {
+      field: 'type',
+      type,
+    });
   }
   const meta = metadataCheck(metadata, 'metadata');
   if (!meta.ok) return meta;
   const version = meta.value.schemaVersion;
   const schema = DATA_SCHEMAS[type][version];
   if (!schema) {
-    return invalid('metadata.schemaVersion', `${type} has no schema version ${version} (current is ${CURRENT_SCHEMA_VERSION[type]})`, {
-      type,
-    });
+    return invalid(
+      'metadata.schemaVersion',
+      `${type} has no schema version ${version} (current is ${CURRENT_SCHEMA_VERSION[type]})`,
+      {
+        type,
+      },
+    );
   }
   const checked = schema(data, 'data');
-  if (!checked.ok) return { ok: false, error: { ...checked.error, details: { ...checked.error.details, type } } };
+  if (!checked.ok)
+    return { ok: false, error: { ...checked.error, details: { ...checked.error.details, type } } };
   let value = checked.value as Record<string, unknown>;
   for (let v = version; v < CURRENT_SCHEMA_VERSION[type]; v++) {
     const up = UPCASTERS[type]?.[v];
-    if (!up) return fail('INVALID_ARGUMENT', `${type}: no upcaster from schema version ${v}`, { type, field: 'metadata.schemaVersion' });
+    if (!up)
+      return fail('INVALID_ARGUMENT', `${type}: no upcaster from schema version ${v}`, {
+        type,
+        field: 'metadata.schemaVersion',
+      });
     value = up(value);
   }
-  const metadataOut: EventMetadata = { ...(meta.value as EventMetadata), schemaVersion: CURRENT_SCHEMA_VERSION[type] };
+  const metadataOut: EventMetadata = {
+    ...(meta.value as EventMetadata),
+    schemaVersion: CURRENT_SCHEMA_VERSION[type],
+  };
   return ok({ type, data: value, metadata: metadataOut } as Omit<DomainEvent, 'id'>);
 }
 
@@ -66,7 +81,9 @@ export function validateEvent(event: DomainEvent): Result<DomainEvent> {
 }
 
 /** Plain JSON-safe data for an event store adapter (undefined fields dropped, key order kept). */
-export function toStored(event: DomainEvent): StoredEvent & { data: Record<string, unknown>; metadata: Record<string, unknown> } {
+export function toStored(
+  event: DomainEvent,
+): StoredEvent & { data: Record<string, unknown>; metadata: Record<string, unknown> } {
   return {
     id: event.id,
     type: event.type,
@@ -82,7 +99,10 @@ export function toStored(event: DomainEvent): StoredEvent & { data: Record<strin
 export function fromStored(recorded: StoredEvent): DomainEvent {
   const r = parseStored(recorded);
   if (!r.ok) {
-    throw new DomainException({ ...r.error, message: `stored event ${String(recorded?.id)}: ${r.error.message}` });
+    throw new DomainException({
+      ...r.error,
+      message: `stored event ${String(recorded?.id)}: ${r.error.message}`,
+    });
   }
   return r.value;
 }

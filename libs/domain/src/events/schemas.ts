@@ -35,9 +35,13 @@ export const MAX_INPUTS = 4096;
 export const MAX_GROUP_MEMBERS = 256;
 export const MAX_ATERM_BYTES = 768 * 1024;
 
-const outputPathOrEmpty: Check<string> = (value, field) => (value === '' ? { ok: true, value: '' } : storePath(value, field));
+const outputPathOrEmpty: Check<string> = (value, field) =>
+  value === '' ? { ok: true, value: '' } : storePath(value, field);
 /** `<algo>:<base16>`, what the decider normalises FOD hashes to */
-export const hashWithAlgo = string({ pattern: /^(md5|sha1|sha256|sha512):[0-9a-f]{32,128}$/, what: '"<algo>:<base16 digest>"' });
+export const hashWithAlgo = string({
+  pattern: /^(md5|sha1|sha256|sha512):[0-9a-f]{32,128}$/,
+  what: '"<algo>:<base16 digest>"',
+});
 
 const outputs = record(outputName, storePath, { min: 1, max: MAX_OUTPUTS });
 const inputRealisations = record(realisationKey, storePath, { max: MAX_INPUTS });
@@ -47,15 +51,25 @@ const derivationRegisteredV1 = object({
   drvPath,
   name: string({ min: 1, max: 211 }),
   system: string({ min: 1, max: 256 }),
-  outputs: record(outputName, object({ path: outputPathOrEmpty, hashAlgo: string({ max: 64 }), hash: string({ max: 256 }) }), {
-    min: 1,
-    max: MAX_OUTPUTS,
+  outputs: record(
+    outputName,
+    object({ path: outputPathOrEmpty, hashAlgo: string({ max: 64 }), hash: string({ max: 256 }) }),
+    {
+      min: 1,
+      max: MAX_OUTPUTS,
+    },
+  ),
+  inputDrvs: record(drvPath, array(outputName, { min: 1, max: MAX_OUTPUTS, unique: true }), {
+    max: MAX_INPUTS,
   }),
-  inputDrvs: record(drvPath, array(outputName, { min: 1, max: MAX_OUTPUTS, unique: true }), { max: MAX_INPUTS }),
   inputSrcs: array(storePath, { max: MAX_INPUTS, unique: true }),
   aterm: refine(string({ min: 1 }), (s, field) =>
     utf8Bytes(s) > MAX_ATERM_BYTES
-      ? { code: 'INVALID_ARGUMENT', message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`, details: { field } }
+      ? {
+          code: 'INVALID_ARGUMENT',
+          message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`,
+          details: { field },
+        }
       : null,
   ),
 });
@@ -65,7 +79,11 @@ const logCheck = object({
   bytes: integer(0, Number.MAX_SAFE_INTEGER),
   tail: refine(string(), (s, field) =>
     utf8Bytes(s) > MAX_LOG_TAIL_BYTES
-      ? { code: 'INVALID_ARGUMENT', message: `${field}: longer than ${MAX_LOG_TAIL_BYTES} bytes`, details: { field } }
+      ? {
+          code: 'INVALID_ARGUMENT',
+          message: `${field}: longer than ${MAX_LOG_TAIL_BYTES} bytes`,
+          details: { field },
+        }
       : null,
   ),
 });
@@ -81,10 +99,16 @@ const attemptFailedV1Shape = {
   finishedAt: isoTime,
 };
 
-const attemptFailedV2 = refine(object({ ...attemptFailedV1Shape, cache: literal(FAILURE_CACHE) }), (d, field) =>
-  d.transient !== (d.cache === 'retry')
-    ? { code: 'INVALID_ARGUMENT', message: `${field}.transient: must be true exactly when cache is 'retry'`, details: { field: `${field}.transient` } }
-    : null,
+const attemptFailedV2 = refine(
+  object({ ...attemptFailedV1Shape, cache: literal(FAILURE_CACHE) }),
+  (d, field) =>
+    d.transient !== (d.cache === 'retry')
+      ? {
+          code: 'INVALID_ARGUMENT',
+          message: `${field}.transient: must be true exactly when cache is 'retry'`,
+          details: { field: `${field}.transient` },
+        }
+      : null,
 );
 
 const fodVerification = object({
@@ -100,7 +124,10 @@ const resultPoisonedV1 = object({
   reason,
   scope: tagged<PoisonScope>({
     attempt: object({ kind: literal(['attempt'] as const), attemptId: id }),
-    outputs: object({ kind: literal(['outputs'] as const), outputPaths: array(storePath, { min: 1, max: MAX_INPUTS, unique: true }) }),
+    outputs: object({
+      kind: literal(['outputs'] as const),
+      outputPaths: array(storePath, { min: 1, max: MAX_INPUTS, unique: true }),
+    }),
   }),
   cause: literal(['operator', 'group-failure'] as const),
   attemptIds: array(id, { min: 1, max: MAX_INPUTS, unique: true }),
@@ -123,7 +150,11 @@ const groupOpenedV1 = refine(
   }),
   (d, field) =>
     new Set(d.members.map((m) => m.drvPath)).size !== d.members.length
-      ? { code: 'INVALID_ARGUMENT', message: `${field}.members: a drvPath is listed twice`, details: { field: `${field}.members` } }
+      ? {
+          code: 'INVALID_ARGUMENT',
+          message: `${field}.members: a drvPath is listed twice`,
+          details: { field: `${field}.members` },
+        }
       : null,
 );
 
@@ -152,7 +183,9 @@ export const DATA_SCHEMAS: Record<DomainEventType, Record<number, Check<unknown>
   FodMismatch: { 1: fodVerification },
   GroupOpened: { 1: groupOpenedV1 },
   GroupMemberSucceeded: { 1: object({ groupId: id, drvPath, attemptId: id, at: isoTime }) },
-  GroupSucceeded: { 1: object({ groupId: id, members: array(memberAttempt, { min: 1, max: MAX_GROUP_MEMBERS }) }) },
+  GroupSucceeded: {
+    1: object({ groupId: id, members: array(memberAttempt, { min: 1, max: MAX_GROUP_MEMBERS }) }),
+  },
   GroupFailed: {
     1: object({
       groupId: id,

@@ -132,7 +132,10 @@ export type ResultInvalidated = Event<
   }
 >;
 
-export type FailureCleared = Event<'FailureCleared', { drvPath: string; attemptId: string; by: string; reason: string }>;
+export type FailureCleared = Event<
+  'FailureCleared',
+  { drvPath: string; attemptId: string; by: string; reason: string }
+>;
 
 export interface FodVerification {
   drvPath: string;
@@ -168,7 +171,10 @@ export interface MemberAttempt {
 
 export type GroupOpened = Event<'GroupOpened', { groupId: string; members: GroupMember[]; deadline: string }>;
 /** Not in DESIGN.md's first list: without it the group could not know when *all* members are valid. */
-export type GroupMemberSucceeded = Event<'GroupMemberSucceeded', { groupId: string; drvPath: string; attemptId: string; at: string }>;
+export type GroupMemberSucceeded = Event<
+  'GroupMemberSucceeded',
+  { groupId: string; drvPath: string; attemptId: string; at: string }
+>;
 export type GroupSucceeded = Event<'GroupSucceeded', { groupId: string; members: MemberAttempt[] }>;
 export type GroupFailed = Event<
   'GroupFailed',
@@ -202,7 +208,12 @@ export const DRV_EVENT_TYPES = [
   'FodMismatch',
 ] as const satisfies readonly DrvEvent['type'][];
 
-export const GROUP_EVENT_TYPES = ['GroupOpened', 'GroupMemberSucceeded', 'GroupSucceeded', 'GroupFailed'] as const satisfies readonly GroupEvent['type'][];
+export const GROUP_EVENT_TYPES = [
+  'GroupOpened',
+  'GroupMemberSucceeded',
+  'GroupSucceeded',
+  'GroupFailed',
+] as const satisfies readonly GroupEvent['type'][];
 
 /** The schema version each event type is written at today. */
 export const CURRENT_SCHEMA_VERSION: Record<DomainEventType, number> = {

@@ -10,7 +10,14 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { makeTextPath, sha256Hex } from '@buildgraph/nix';
 import { describeWith } from '../../../../test/support/env';
-import { FAILURE_CAUSES, FAILURE_STATUSES, FailureCache, FailureCause, FailureStatus, classifyFailure } from './classify';
+import {
+  FAILURE_CAUSES,
+  FAILURE_STATUSES,
+  FailureCache,
+  FailureCause,
+  FailureStatus,
+  classifyFailure,
+} from './classify';
 
 const drvPath = makeTextPath('hello-2.12.1.drv', sha256Hex('hello'), []);
 const fodPath = makeTextPath('source.tar.gz.drv', sha256Hex('source'), []);
@@ -66,7 +73,8 @@ const rows: Row[] = [
     cache: 'retry',
   },
   {
-    behaviour: 'a fetcher that cannot resolve its host is a network failure, retried (Nix reports a FOD failure as transient)',
+    behaviour:
+      'a fetcher that cannot resolve its host is a network failure, retried (Nix reports a FOD failure as transient)',
     status: 'TransientFailure',
     exitCode: 1,
     tail: `trying https://example.org/source.tar.gz\n  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\ncurl: (6) Could not resolve host: example.org\nerror: cannot download source.tar.gz from any mirror\nerror: builder for '${fodPath}' failed with exit code 1`,
@@ -158,17 +166,26 @@ const rows: Row[] = [
 describe('failure classification (Hydra policy refined by log evidence)', () => {
   it.each(rows)('$behaviour', ({ status, exitCode, tail, cause, cache }) => {
     const c = classifyFailure({ status, exitCode, logTail: tail });
-    expect({ cause: c.cause, cache: c.cache, transient: c.transient }).toEqual({ cause, cache, transient: cache === 'retry' });
+    expect({ cause: c.cause, cache: c.cache, transient: c.transient }).toEqual({
+      cause,
+      cache,
+      transient: cache === 'retry',
+    });
   });
 
   it('every status is classified, and transient means exactly "retry"', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...FAILURE_STATUSES), fc.option(fc.integer({ min: -255, max: 255 }), { nil: undefined }), fc.string(), (status, exitCode, logTail) => {
-        const c = classifyFailure({ status, exitCode, logTail });
-        expect(FAILURE_CAUSES).toContain(c.cause);
-        expect(c.transient).toBe(c.cache === 'retry');
-        if (status === 'TimedOut' || status === 'LogLimitExceeded') expect(c.cache).toBe('none');
-      }),
+      fc.property(
+        fc.constantFrom(...FAILURE_STATUSES),
+        fc.option(fc.integer({ min: -255, max: 255 }), { nil: undefined }),
+        fc.string(),
+        (status, exitCode, logTail) => {
+          const c = classifyFailure({ status, exitCode, logTail });
+          expect(FAILURE_CAUSES).toContain(c.cause);
+          expect(c.transient).toBe(c.cache === 'retry');
+          if (status === 'TimedOut' || status === 'LogLimitExceeded') expect(c.cache).toBe('none');
+        },
+      ),
     );
   });
 });
@@ -178,9 +195,14 @@ const run = promisify(execFile);
 /** nix-build's stderr for a derivation that fails; nix-build exits non-zero, which is the point. */
 async function failingBuild(dir: string, name: string, attrs: string, extra: string[] = []): Promise<string> {
   const file = join(dir, `${name}.nix`);
-  writeFileSync(file, `derivation ({ name = "${name}"; system = builtins.currentSystem; builder = "/bin/sh"; } // ${attrs})`);
+  writeFileSync(
+    file,
+    `derivation ({ name = "${name}"; system = builtins.currentSystem; builder = "/bin/sh"; } // ${attrs})`,
+  );
   try {
-    await run('nix-build', [file, '--no-out-link', '--option', 'substituters', '', ...extra], { encoding: 'utf8' });
+    await run('nix-build', [file, '--no-out-link', '--option', 'substituters', '', ...extra], {
+      encoding: 'utf8',
+    });
   } catch (e) {
     return (e as { stderr: string }).stderr;
   }
@@ -193,43 +215,65 @@ describeWith(['nix-build'], 'failure classification of logs real Nix printed', (
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bg-classify-'));
     const [oomExit, signal, compile, hash, limit] = await Promise.all([
-      failingBuild(dir, 'bg-classify-137', `{ args = [ "-c" "echo compiling; /bin/sh -c 'kill -9 $$'; exit $?" ]; }`),
+      failingBuild(
+        dir,
+        'bg-classify-137',
+        `{ args = [ "-c" "echo compiling; /bin/sh -c 'kill -9 $$'; exit $?" ]; }`,
+      ),
       failingBuild(dir, 'bg-classify-signal', `{ args = [ "-c" "echo linking; kill -9 $$" ]; }`),
-      failingBuild(dir, 'bg-classify-exit2', `{ args = [ "-c" "echo 'make: *** [Makefile:12: all] Error 1' >&2; exit 2" ]; }`),
+      failingBuild(
+        dir,
+        'bg-classify-exit2',
+        `{ args = [ "-c" "echo 'make: *** [Makefile:12: all] Error 1' >&2; exit 2" ]; }`,
+      ),
       failingBuild(
         dir,
         'bg-classify-fod',
         `{ args = [ "-c" "echo fetched > $out" ]; outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = builtins.hashString "sha256" "expected"; }`,
       ),
-      failingBuild(dir, 'bg-classify-loglimit', `{ args = [ "-c" "i=0; while [ $i -lt 100 ]; do echo 0123456789abcdef; i=$((i+1)); done" ]; }`, [
-        '--option',
-        'max-build-log-size',
-        '64',
-      ]),
+      failingBuild(
+        dir,
+        'bg-classify-loglimit',
+        `{ args = [ "-c" "i=0; while [ $i -lt 100 ]; do echo 0123456789abcdef; i=$((i+1)); done" ]; }`,
+        ['--option', 'max-build-log-size', '64'],
+      ),
     ]);
     Object.assign(logs, { oomExit, signal, compile, hash, limit });
   });
 
   it('a builder that exits with 137 after its child is killed is out of memory, retried', () => {
     expect(logs.oomExit).toMatch(/failed with exit code 137/);
-    expect(classifyFailure({ status: 'PermanentFailure', exitCode: 137, logTail: logs.oomExit })).toMatchObject({ cause: 'oom', cache: 'retry' });
+    expect(
+      classifyFailure({ status: 'PermanentFailure', exitCode: 137, logTail: logs.oomExit }),
+    ).toMatchObject({ cause: 'oom', cache: 'retry' });
   });
 
   it('a builder killed by signal 9 is out of memory even without an exit code', () => {
     expect(logs.signal).toMatch(/signal 9/);
-    expect(classifyFailure({ status: 'PermanentFailure', logTail: logs.signal })).toMatchObject({ cause: 'oom', cache: 'retry' });
+    expect(classifyFailure({ status: 'PermanentFailure', logTail: logs.signal })).toMatchObject({
+      cause: 'oom',
+      cache: 'retry',
+    });
   });
 
   it('a builder exiting with 2 is the builder, cached', () => {
-    expect(classifyFailure({ status: 'PermanentFailure', exitCode: 2, logTail: logs.compile })).toMatchObject({ cause: 'builder', cache: 'cache' });
+    expect(classifyFailure({ status: 'PermanentFailure', exitCode: 2, logTail: logs.compile })).toMatchObject(
+      { cause: 'builder', cache: 'cache' },
+    );
   });
 
   it("Nix's fixed-output hash mismatch is recognised", () => {
     expect(logs.hash).toMatch(/specified:/);
-    expect(classifyFailure({ status: 'OutputRejected', logTail: logs.hash })).toMatchObject({ cause: 'hash-mismatch', cache: 'cache' });
+    expect(classifyFailure({ status: 'OutputRejected', logTail: logs.hash })).toMatchObject({
+      cause: 'hash-mismatch',
+      cache: 'cache',
+    });
   });
 
   it("Nix's log limit message is recognised even when the status was lost on the way", () => {
-    expect(classifyFailure({ status: 'MiscFailure', logTail: logs.limit })).toMatchObject({ cause: 'log-limit', cache: 'none' });
+    expect(classifyFailure({ status: 'MiscFailure', logTail: logs.limit })).toMatchObject({
+      cause: 'log-limit',
+      cache: 'none',
+    });
   });
 });

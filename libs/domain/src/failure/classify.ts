@@ -27,7 +27,17 @@ export const FAILURE_STATUSES = [
 ] as const;
 export type FailureStatus = (typeof FAILURE_STATUSES)[number];
 
-export const FAILURE_CAUSES = ['oom', 'disk-full', 'network', 'timeout', 'log-limit', 'dependency', 'builder', 'hash-mismatch', 'unknown'] as const;
+export const FAILURE_CAUSES = [
+  'oom',
+  'disk-full',
+  'network',
+  'timeout',
+  'log-limit',
+  'dependency',
+  'builder',
+  'hash-mismatch',
+  'unknown',
+] as const;
 export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 /** 'cache': negative-cache it; 'retry': transient, build again; 'none': neither (Hydra's TimedOut, LogLimitExceeded). */
@@ -89,7 +99,11 @@ export const EVIDENCE_RULES: readonly EvidenceRule[] = [
     name: 'hash-mismatch',
     cause: 'hash-mismatch',
     cache: 'cache',
-    patterns: [/hash mismatch in fixed-output derivation/, /hash mismatch in file downloaded from/, /hash mismatch importing path/],
+    patterns: [
+      /hash mismatch in fixed-output derivation/,
+      /hash mismatch in file downloaded from/,
+      /hash mismatch importing path/,
+    ],
   },
   {
     name: 'disk-full',

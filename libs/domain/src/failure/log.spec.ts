@@ -19,12 +19,16 @@ describe('the log kept with a failure', () => {
 
   it('never exceeds the limit and never splits a character, whatever the text', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 3000 }), fc.integer({ min: 8, max: 512 }), (log, max) => {
-        const tail = logTail(log, max);
-        if (Buffer.byteLength(log) > max) expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(max);
-        // a suffix of the original string: no character was cut into a replacement character
-        expect(log.endsWith(tail)).toBe(true);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 3000 }),
+        fc.integer({ min: 8, max: 512 }),
+        (log, max) => {
+          const tail = logTail(log, max);
+          if (Buffer.byteLength(log) > max) expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(max);
+          // a suffix of the original string: no character was cut into a replacement character
+          expect(log.endsWith(tail)).toBe(true);
+        },
+      ),
     );
   });
 });

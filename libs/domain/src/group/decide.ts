@@ -2,11 +2,32 @@
  * The group decider: a multi-machine build succeeds or fails as a unit, and decides that once. The first
  * member failure, or a deadline missed, fails it; all members succeeding (in time) succeeds it.
  */
-import { Check, array, drvPath, id, isoTime, literal, object, optional, reason, refine, hasOwn, sameJson } from '../check';
+import {
+  Check,
+  array,
+  drvPath,
+  id,
+  isoTime,
+  literal,
+  object,
+  optional,
+  reason,
+  refine,
+  hasOwn,
+  sameJson,
+} from '../check';
 import { Command, CommandMetadata, Decided, commandMetadataCheck, makeEvent } from '../commands';
 import { validateEvent } from '../events/parse';
 import { MAX_GROUP_MEMBERS } from '../events/schemas';
-import { GroupEvent, GroupFailed, GroupMember, GroupMemberSucceeded, GroupOpened, GroupSucceeded, MemberAttempt } from '../events/types';
+import {
+  GroupEvent,
+  GroupFailed,
+  GroupMember,
+  GroupMemberSucceeded,
+  GroupOpened,
+  GroupSucceeded,
+  MemberAttempt,
+} from '../events/types';
 import { idempotencyKeys as keys } from '../ids';
 import { DomainError, Result, fail, ok } from '../result';
 
@@ -26,7 +47,9 @@ export type RecordMemberOutcome = Command<
 export type ExpireDeadline = Command<'ExpireDeadline', { groupId: string; now: string }>;
 export type GroupCommand = OpenGroup | RecordMemberOutcome | ExpireDeadline;
 
-export const GROUP_COMMAND_SCHEMAS: { [T in GroupCommand['type']]: Check<Extract<GroupCommand, { type: T }>['data']> } = {
+export const GROUP_COMMAND_SCHEMAS: {
+  [T in GroupCommand['type']]: Check<Extract<GroupCommand, { type: T }>['data']>;
+} = {
   OpenGroup: refine(
     object({
       groupId: id,
@@ -35,7 +58,11 @@ export const GROUP_COMMAND_SCHEMAS: { [T in GroupCommand['type']]: Check<Extract
     }),
     (d, field): DomainError | null =>
       new Set(d.members.map((m) => m.drvPath)).size !== d.members.length
-        ? { code: 'INVALID_ARGUMENT', message: `${field}.members: a drvPath is listed twice`, details: { field: `${field}.members` } }
+        ? {
+            code: 'INVALID_ARGUMENT',
+            message: `${field}.members: a drvPath is listed twice`,
+            details: { field: `${field}.members` },
+          }
         : null,
   ),
   RecordMemberOutcome: object({
@@ -80,7 +107,11 @@ export function evolveGroup(state: GroupState, event: GroupEvent): GroupState {
 type GroupDecision = Decided<GroupEvent>;
 
 /** Members that have succeeded, in the order the group listed them. */
-function succeededMembers(state: GroupState, opened: GroupOpened, extra?: GroupMemberSucceeded): MemberAttempt[] {
+function succeededMembers(
+  state: GroupState,
+  opened: GroupOpened,
+  extra?: GroupMemberSucceeded,
+): MemberAttempt[] {
   return opened.data.members
     .map((m) => (extra?.data.drvPath === m.drvPath ? extra : state.succeeded[m.drvPath]))
     .filter((e): e is GroupMemberSucceeded => e !== undefined)
@@ -91,7 +122,9 @@ function open(state: GroupState, { data, metadata }: OpenGroup): GroupDecision {
   const event = makeEvent('GroupOpened', data, keys.group(data.groupId, 'GroupOpened'), metadata);
   if (state.opened) {
     if (sameJson(state.opened.data, event.data)) return ok({ events: [], duplicateOf: state.opened });
-    return fail('CONFLICT', `group ${data.groupId} is already open with other members or deadline`, { groupId: data.groupId });
+    return fail('CONFLICT', `group ${data.groupId} is already open with other members or deadline`, {
+      groupId: data.groupId,
+    });
   }
   return ok({ events: [event] });
 }
@@ -99,12 +132,22 @@ function open(state: GroupState, { data, metadata }: OpenGroup): GroupDecision {
 function requireOpened(state: GroupState, groupId: string): Result<GroupOpened> {
   if (!state.opened) return fail('NOT_FOUND', `group ${groupId} was never opened`, { groupId });
   if (state.opened.data.groupId !== groupId) {
-    return fail('INVALID_ARGUMENT', `groupId ${groupId} does not belong to this stream (${state.opened.data.groupId})`, { field: 'groupId' });
+    return fail(
+      'INVALID_ARGUMENT',
+      `groupId ${groupId} does not belong to this stream (${state.opened.data.groupId})`,
+      { field: 'groupId' },
+    );
   }
   return ok(state.opened);
 }
 
-function failed(opened: GroupOpened, state: GroupState, meta: CommandMetadata, detail: Omit<GroupFailed['data'], 'groupId' | 'succeeded'>, extra?: GroupMemberSucceeded): GroupFailed {
+function failed(
+  opened: GroupOpened,
+  state: GroupState,
+  meta: CommandMetadata,
+  detail: Omit<GroupFailed['data'], 'groupId' | 'succeeded'>,
+  extra?: GroupMemberSucceeded,
+): GroupFailed {
   return makeEvent(
     'GroupFailed',
     { groupId: opened.data.groupId, ...detail, succeeded: succeededMembers(state, opened, extra) },
@@ -118,7 +161,9 @@ function recordOutcome(state: GroupState, { data, metadata }: RecordMemberOutcom
   if (!opened.ok) return opened;
   const group = opened.value;
   if (!group.data.members.some((m) => m.drvPath === data.drvPath)) {
-    return fail('NOT_FOUND', `${data.drvPath} is not a member of group ${data.groupId}`, { drvPath: data.drvPath });
+    return fail('NOT_FOUND', `${data.drvPath} is not a member of group ${data.groupId}`, {
+      drvPath: data.drvPath,
+    });
   }
   const at = data.at ?? metadata.recordedAt;
   const member: MemberAttempt = { drvPath: data.drvPath, attemptId: data.attemptId };
@@ -127,21 +172,50 @@ function recordOutcome(state: GroupState, { data, metadata }: RecordMemberOutcom
   if (data.outcome === 'succeeded') {
     // the first success of a member counts; later ones are repeats
     if (earlier) return ok({ events: [], duplicateOf: earlier });
-    const success = makeEvent('GroupMemberSucceeded', { groupId: data.groupId, ...member, at }, keys.groupMember(data.groupId, data.drvPath), metadata);
+    const success = makeEvent(
+      'GroupMemberSucceeded',
+      { groupId: data.groupId, ...member, at },
+      keys.groupMember(data.groupId, data.drvPath),
+      metadata,
+    );
     // after a failure the late success is still recorded, so the group policy poisons it too
     if (state.outcome) return ok({ events: [success] });
     if (Date.parse(at) > Date.parse(group.data.deadline)) {
-      const late = failed(group, state, metadata, { reason: 'deadline', member, detail: `${data.drvPath} succeeded at ${at}, after the deadline ${group.data.deadline}` }, success);
+      const late = failed(
+        group,
+        state,
+        metadata,
+        {
+          reason: 'deadline',
+          member,
+          detail: `${data.drvPath} succeeded at ${at}, after the deadline ${group.data.deadline}`,
+        },
+        success,
+      );
       return ok({ events: [success, late] });
     }
     const all = succeededMembers(state, group, success);
     if (all.length < group.data.members.length) return ok({ events: [success] });
-    return ok({ events: [success, makeEvent('GroupSucceeded', { groupId: data.groupId, members: all }, keys.group(data.groupId, 'GroupSucceeded'), metadata)] });
+    return ok({
+      events: [
+        success,
+        makeEvent(
+          'GroupSucceeded',
+          { groupId: data.groupId, members: all },
+          keys.group(data.groupId, 'GroupSucceeded'),
+          metadata,
+        ),
+      ],
+    });
   }
 
   if (earlier) {
     if (earlier.data.attemptId === data.attemptId) {
-      return fail('CONFLICT', `attempt ${data.attemptId} of ${data.drvPath} was already recorded as succeeded`, { original: earlier.id });
+      return fail(
+        'CONFLICT',
+        `attempt ${data.attemptId} of ${data.drvPath} was already recorded as succeeded`,
+        { original: earlier.id },
+      );
     }
     return ok({ events: [], noop: `${data.drvPath} already succeeded in attempt ${earlier.data.attemptId}` });
   }
@@ -150,7 +224,13 @@ function recordOutcome(state: GroupState, { data, metadata }: RecordMemberOutcom
   }
   if (state.outcome) return ok({ events: [], noop: `group ${data.groupId} already failed` });
   return ok({
-    events: [failed(group, state, metadata, { reason: 'member-failed', member, detail: data.reason ?? `${data.drvPath} failed in attempt ${data.attemptId}` })],
+    events: [
+      failed(group, state, metadata, {
+        reason: 'member-failed',
+        member,
+        detail: data.reason ?? `${data.drvPath} failed in attempt ${data.attemptId}`,
+      }),
+    ],
   });
 }
 
@@ -158,8 +238,13 @@ function expire(state: GroupState, { data, metadata }: ExpireDeadline): GroupDec
   const opened = requireOpened(state, data.groupId);
   if (!opened.ok) return opened;
   const group = opened.value;
-  if (state.outcome) return ok({ events: [], noop: `group ${data.groupId} already ${state.outcome.type === 'GroupSucceeded' ? 'succeeded' : 'failed'}` });
-  if (Date.parse(data.now) < Date.parse(group.data.deadline)) return ok({ events: [], noop: `the deadline ${group.data.deadline} has not passed` });
+  if (state.outcome)
+    return ok({
+      events: [],
+      noop: `group ${data.groupId} already ${state.outcome.type === 'GroupSucceeded' ? 'succeeded' : 'failed'}`,
+    });
+  if (Date.parse(data.now) < Date.parse(group.data.deadline))
+    return ok({ events: [], noop: `the deadline ${group.data.deadline} has not passed` });
   const done = Object.keys(state.succeeded).length;
   return ok({
     events: [
@@ -188,14 +273,23 @@ function decideValid(command: GroupCommand, state: GroupState): GroupDecision {
 
 /** Validates the command, decides, and validates the resulting events; never throws for bad input. */
 export function decideGroup(command: GroupCommand, state: GroupState): GroupDecision {
-  if (typeof command !== 'object' || command === null) return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
-  const schema = hasOwn(GROUP_COMMAND_SCHEMAS, command.type) ? (GROUP_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type] : undefined;
-  if (!schema) return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, { field: 'type' });
+  if (typeof command !== 'object' || command === null)
+    return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
+  const schema = hasOwn(GROUP_COMMAND_SCHEMAS, command.type)
+    ? (GROUP_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type]
+    : undefined;
+  if (!schema)
+    return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, {
+      field: 'type',
+    });
   const data = schema(command.data, 'data');
   if (!data.ok) return data;
   const meta = commandMetadataCheck(command.metadata, 'metadata');
   if (!meta.ok) return meta;
-  const decided = decideValid({ type: command.type, data: data.value, metadata: meta.value } as GroupCommand, state);
+  const decided = decideValid(
+    { type: command.type, data: data.value, metadata: meta.value } as GroupCommand,
+    state,
+  );
   if (!decided.ok) return decided;
   // appended in exactly the form a reader gets back from the store (same fields, same key order)
   const events: GroupEvent[] = [];

@@ -6,12 +6,22 @@ import { GroupCommand, groupDecider } from './decide';
 
 const members = ['m-a', 'm-b', 'm-c'].map((n) => makeTextPath(`${n}.drv`, sha256Hex(n), []));
 const deadline = '2026-01-01T12:00:00Z';
-const minute = fc.integer({ min: 0, max: 240 }).map((m) => new Date(Date.parse('2026-01-01T10:00:00Z') + m * 60_000).toISOString());
+const minute = fc
+  .integer({ min: 0, max: 240 })
+  .map((m) => new Date(Date.parse('2026-01-01T10:00:00Z') + m * 60_000).toISOString());
 
 const command = fc.oneof(
-  fc.tuple(fc.constantFrom(...members), fc.constantFrom('succeeded', 'failed') as fc.Arbitrary<'succeeded' | 'failed'>, fc.constantFrom('x1', 'x2'), minute).map(
-    ([drvPath, outcome, attemptId, at]) => ({ type: 'RecordMemberOutcome' as const, data: { groupId: 'g1', drvPath, attemptId, outcome, at } }),
-  ),
+  fc
+    .tuple(
+      fc.constantFrom(...members),
+      fc.constantFrom('succeeded', 'failed') as fc.Arbitrary<'succeeded' | 'failed'>,
+      fc.constantFrom('x1', 'x2'),
+      minute,
+    )
+    .map(([drvPath, outcome, attemptId, at]) => ({
+      type: 'RecordMemberOutcome' as const,
+      data: { groupId: 'g1', drvPath, attemptId, outcome, at },
+    })),
   minute.map((now) => ({ type: 'ExpireDeadline' as const, data: { groupId: 'g1', now } })),
 ) as fc.Arbitrary<Omit<GroupCommand, 'metadata'>>;
 
@@ -19,10 +29,23 @@ describe('group decider laws', () => {
   it('over any history: at most one outcome, success only when every member succeeded in time, retries append nothing', () => {
     fc.assert(
       fc.property(fc.array(command, { maxLength: 20 }), (commands) => {
-        const opening: GroupCommand = { type: 'OpenGroup', data: { groupId: 'g1', members: members.map((drvPath) => ({ drvPath })), deadline }, metadata: { commandId: 'open', recordedAt: '2026-01-01T10:00:00Z' } };
+        const opening: GroupCommand = {
+          type: 'OpenGroup',
+          data: { groupId: 'g1', members: members.map((drvPath) => ({ drvPath })), deadline },
+          metadata: { commandId: 'open', recordedAt: '2026-01-01T10:00:00Z' },
+        };
         const log: GroupEvent[] = [];
         let state = groupDecider.initialState();
-        [opening, ...commands.map((c, i) => ({ ...c, metadata: { commandId: `c${i}`, recordedAt: '2026-01-01T10:00:00Z' } }) as GroupCommand)].forEach((cmd) => {
+        [
+          opening,
+          ...commands.map(
+            (c, i) =>
+              ({
+                ...c,
+                metadata: { commandId: `c${i}`, recordedAt: '2026-01-01T10:00:00Z' },
+              }) as GroupCommand,
+          ),
+        ].forEach((cmd) => {
           const d = groupDecider.decide(cmd, state);
           if (!d.ok) return;
           for (const e of d.value.events) {

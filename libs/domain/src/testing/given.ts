@@ -39,7 +39,10 @@ export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, 
         when(command: C): Then<E> {
           const decided = decider.decide(command, state);
           const accepted = () => {
-            if (!decided.ok) throw new Error(`expected the command to be accepted, got ${decided.error.code}: ${decided.error.message}`);
+            if (!decided.ok)
+              throw new Error(
+                `expected the command to be accepted, got ${decided.error.code}: ${decided.error.message}`,
+              );
             return decided.value;
           };
           return {
@@ -67,7 +70,10 @@ export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, 
               expect(d.duplicateOf).toEqual(original);
             },
             thenError(code, messagePart) {
-              if (decided.ok) throw new Error(`expected ${code}, but the command was accepted with ${JSON.stringify(decided.value.events.map((e) => e.type))}`);
+              if (decided.ok)
+                throw new Error(
+                  `expected ${code}, but the command was accepted with ${JSON.stringify(decided.value.events.map((e) => e.type))}`,
+                );
               expect(decided.error.code).toBe(code);
               if (messagePart !== undefined) expect(decided.error.message).toMatch(messagePart);
             },
@@ -79,7 +85,11 @@ export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, 
 }
 
 /** Runs a sequence of commands, each against the state the previous ones produced; throws on the first refusal. */
-export function runCommands<C, S, E extends DomainEvent>(decider: Decider<C, S, E>, commands: C[], given: E[] = []): E[] {
+export function runCommands<C, S, E extends DomainEvent>(
+  decider: Decider<C, S, E>,
+  commands: C[],
+  given: E[] = [],
+): E[] {
   let state = given.reduce(decider.evolve, decider.initialState());
   const log: E[] = [...given];
   for (const command of commands) {
