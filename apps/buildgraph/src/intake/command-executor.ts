@@ -48,7 +48,7 @@ const evolveD = (s: DrvState, e: DomainEvent): DrvState => evolveDrv(s, e as Drv
 const evolveG = (s: GroupState, e: DomainEvent): GroupState => evolveGroup(s, e as GroupEvent);
 
 function decision(d: ReturnType<typeof decideDrv> | ReturnType<typeof decideGroup>): ReturnType<Decide<unknown>> {
-  return d.ok ? { ok: true, events: d.value.events, duplicateOf: d.value.duplicateOf } : { ok: false, error: d.error };
+  return d.ok ? { ok: true, events: d.value.events, duplicates: d.value.duplicateOf ? [d.value.duplicateOf] : [] } : { ok: false, error: d.error };
 }
 
 /**
@@ -158,13 +158,21 @@ export class CommandExecutor {
    */
   private endAttempt(c: { drvPath: string; attemptId: string; farm: string; machine: string }, end: DrvCommand, meta: CommandMetadata): Promise<Written> {
     return this.writer.write(drvStreamName(c.drvPath), initialDrvState, evolveD, (state) => {
-      if (state.registered === null || state.attempts[c.attemptId]) return decision(decideDrv(end, state));
+      const known = state.attempts[c.attemptId];
+      if (state.registered === null || known) {
+        const ended = decision(decideDrv(end, state));
+        // the retry of a report that also recorded the start answers with both events, as the first time
+        if (ended.ok && ended.events.length === 0 && known?.started.metadata.causationId === meta.commandId) {
+          return { ...ended, duplicates: [known.started, ...(ended.duplicates ?? [])] };
+        }
+        return ended;
+      }
       const start = decideDrv({ type: 'StartAttempt', data: { drvPath: c.drvPath, attemptId: c.attemptId, farm: c.farm, machine: c.machine }, metadata: meta }, state);
       if (!start.ok) return decision(start);
       const after = start.value.events.reduce(evolveD, state);
       const ended = decideDrv(end, after);
       if (!ended.ok) return decision(ended);
-      return { ok: true, events: [...start.value.events, ...ended.value.events], duplicateOf: ended.value.duplicateOf };
+      return { ok: true, events: [...start.value.events, ...ended.value.events] };
     });
   }
 
@@ -180,7 +188,7 @@ export class CommandExecutor {
     const command: DrvCommand = { type: 'RegisterDerivation', data: claimed ? { aterm, drvPath: claimed } : { aterm }, metadata: meta };
     return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, (state) =>
       // the same text again is a repeat: skip re-parsing and re-hashing it on every attempt report
-      state.registered?.data.aterm === aterm ? { ok: true, events: [], duplicateOf: state.registered } : decision(decideDrv(command, state)),
+      state.registered?.data.aterm === aterm ? { ok: true, events: [], duplicates: [state.registered] } : decision(decideDrv(command, state)),
     );
   }
 

@@ -18,7 +18,8 @@ export interface Written {
   repeat: boolean;
 }
 
-export type Decide<S> = (state: S) => { ok: true; events: DomainEvent[]; duplicateOf?: DomainEvent } | { ok: false; error: DomainError };
+/** `duplicates`: every event that already records this command (a retry is answered with all of them). */
+export type Decide<S> = (state: S) => { ok: true; events: DomainEvent[]; duplicates?: DomainEvent[] } | { ok: false; error: DomainError };
 
 export class DecisionRefused extends Error {
   constructor(readonly error: DomainError) {
@@ -96,13 +97,8 @@ export class StreamWriter {
       }
       if (decision.events.length === 0) {
         this.remember(stream, loaded);
-        const dup = decision.duplicateOf;
-        const position = dup ? loaded.positions.get(dup.id) : undefined;
-        return {
-          stream,
-          repeat: true,
-          events: dup && position !== undefined ? [{ id: dup.id, type: dup.type, position: position.toString() }] : [],
-        };
+        const known = (decision.duplicates ?? []).filter((d) => loaded.positions.has(d.id));
+        return { stream, repeat: true, events: known.map((d) => ({ id: d.id, type: d.type, position: String(loaded.positions.get(d.id)) })) };
       }
       const started = process.hrtime.bigint();
       try {
