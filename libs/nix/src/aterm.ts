@@ -243,7 +243,6 @@ class Parser {
     let prev: string | undefined;
     let firstKind: string | undefined;
     let floatingAlgo: string | undefined;
-    let count = 0;
     do {
       const at = this.pos;
       this.expect('(');
@@ -275,9 +274,7 @@ class Parser {
       firstKind = kind.kind;
       outputs[name] = out;
       prev = name;
-      count++;
     } while (!this.endOfList('outputs'));
-    if (firstKind === 'fixed' && count > 1) this.fail('a fixed-output derivation has exactly one output, "out"', 8);
     return outputs;
   }
 
