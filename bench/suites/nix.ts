@@ -181,6 +181,18 @@ export function pipeline(s: Synthetic): Timing {
   });
 }
 
+/** Parsing alone, then printing alone: where the pipeline's time goes. */
+function stages(s: Synthetic): { parse: Timing; print: Timing } {
+  const drvs: Derivation[] = new Array(s.texts.length);
+  const parse = timed(() => {
+    for (let i = 0; i < s.texts.length; i++) drvs[i] = parseDerivation(s.texts[i]);
+  });
+  const print = timed(() => {
+    for (let i = 0; i < drvs.length; i++) printDerivation(drvs[i]);
+  });
+  return { parse, print };
+}
+
 /** The raw limit: node's one-shot sha256 over each .drv text (what derivationPath must do at least). */
 export function rawSha256(s: Synthetic): Timing {
   return timed(() => {
@@ -211,6 +223,7 @@ const suite: BenchSuite = async ({ quick }) => {
   const rawCpu = median(rawRuns.map((r) => r.cpu));
   const rawWall = median(rawRuns.map((r) => r.wall));
   const mb = s.bytes / 1e6;
+  const parts = stages(s);
   const fixed = s.texts.filter((x) => /^Derive\(\[\("out","[^"]+","(r:)?sha256","[0-9a-f]{64}"\)\]/.test(x)).length;
   return {
     metrics: {
@@ -221,6 +234,8 @@ const suite: BenchSuite = async ({ quick }) => {
       mb_per_s: round(mb / cpu),
       wall_derivations_per_s: Math.round(count / wall),
       wall_mb_per_s: round(mb / wall),
+      parse_only_mb_per_s: round(mb / parts.parse.cpu),
+      print_only_mb_per_s: round(mb / parts.print.cpu),
     },
     limits: {
       sha256_mb_per_s: round(mb / rawCpu),
