@@ -426,13 +426,15 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
       chunk.push(r.node);
       yield r.event;
     }
-    // a few runs of consecutive package drvs form multi-machine groups, built together in chunk order
+    // a few runs of consecutive leaf-ish package drvs form multi-machine groups, built together in chunk
+    // order (near the top of the graph: a failed group leaves members unbuilt, and few wait for those)
     const groupOf = new Map<Node, Node[]>();
     const groups = Math.round((chunk.length * o.groupsPerThousand) / 1000);
-    for (let g = 0; g < groups; g++) {
-      const at = rng.int(Math.max(1, chunk.length - 3));
+    const tops = chunk.map((n, i) => i).filter((i) => chunk[i].level >= o.depth - 6);
+    for (let g = 0; g < groups && tops.length > 0; g++) {
+      const at = rng.pick(tops);
       const members = chunk.slice(at, at + 2 + rng.int(2));
-      if (members.length < 2 || members.some((m) => m.kind !== 'ia' || groupOf.has(m))) continue;
+      if (members.length < 2 || members.some((m) => m.kind !== 'ia' || m.level < o.depth - 6 || groupOf.has(m))) continue;
       for (const m of members) groupOf.set(m, members);
     }
     for (const n of chunk) {

@@ -11,11 +11,19 @@ export function canonicalJson(value: unknown): string {
   return out;
 }
 
+/** Strings that JSON writes as themselves between quotes: no quote, backslash or control character. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point: they need escaping
+const PLAIN = /^[^"\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]*$/;
+
+function str(s: string): string {
+  return s.length < 200 && PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
+
 function write(value: unknown): string | undefined {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return str(value);
     case 'number':
       return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
@@ -30,13 +38,20 @@ function write(value: unknown): string | undefined {
         return s + ']';
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort();
+      const keys = Object.keys(obj);
+      // most documents are built in key order already: sorting only when needed is cheaper
+      for (let i = 1; i < keys.length; i++) {
+        if (keys[i - 1] > keys[i]) {
+          keys.sort();
+          break;
+        }
+      }
       let s = '{';
       let first = true;
       for (const k of keys) {
         const v = write(obj[k]);
         if (v === undefined) continue; // as JSON.stringify: undefined members are omitted
-        s += (first ? '' : ',') + JSON.stringify(k) + ':' + v;
+        s += (first ? '' : ',') + str(k) + ':' + v;
         first = false;
       }
       return s + '}';
@@ -47,4 +62,3 @@ function write(value: unknown): string | undefined {
       return undefined;
   }
 }
-

@@ -10,6 +10,11 @@ export interface Projection<E, D = unknown> {
   /** Bump when evolve changes meaning: a store built by another version must be rebuilt, not resumed. */
   readonly version: number;
   /**
+   * Index entries whose evolve ignores the previous document: the runtime neither loads it nor keeps
+   * it cached after writing (consumers, referrers: a million small rows that are only ever scanned).
+   */
+  readonly blind?: boolean;
+  /**
    * The document keys this event changes (may be empty). Called once per event. `docs` shows the
    * read models as they are after this event's earlier projections (list order), for derived indexes.
    */

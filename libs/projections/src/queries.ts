@@ -39,7 +39,8 @@ export function drvState(rs: ReadStore, drvPath: string): DrvStateDoc | undefine
 
 export function shouldBuild(rs: ReadStore, drvPath: string, opts: { force?: boolean; now: Date; config?: NegativeCacheConfig }): ShouldBuild {
   const doc = drvState(rs, drvPath);
-  const dependencies = doc?.failure?.status === 'DependencyFailed' ? doc.inputDrvs.map((d) => drvState(rs, d)) : [];
+  const inputs = doc?.failure?.status === 'DependencyFailed' ? Object.keys(rs.get<GraphDoc>(GRAPH, drvPath)?.inputDrvs ?? {}) : [];
+  const dependencies = inputs.map((d) => drvState(rs, d));
   return decideShouldBuild(doc, opts.now, opts.config ?? DEFAULT_NEGATIVE_CACHE, { force: opts.force, dependencies });
 }
 

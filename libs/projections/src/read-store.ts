@@ -59,7 +59,7 @@ export class ReadStore implements DocReader {
           // NORMAL is enough: a lost last transaction takes its checkpoint with it, so the runner re-applies it.
           this.db.pragma('synchronous = NORMAL');
         }
-        this.db.pragma('cache_size = -65536');
+        this.db.pragma(`cache_size = -${opts.bulk ? 131072 : 65536}`);
         this.db.exec(`
           CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS docs (model TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (model, key)) WITHOUT ROWID;
@@ -105,6 +105,11 @@ export class ReadStore implements DocReader {
     return this.scanStmt.all(model, prefix, prefix + '\uffff');
   }
 
+  /** True when no document has been written yet (a fresh file). */
+  isEmpty(): boolean {
+    return this.db.prepare('SELECT 1 FROM docs LIMIT 1').get() === undefined;
+  }
+
   count(model: string): number {
     return (this.db.prepare('SELECT count(*) AS n FROM docs WHERE model = ?').get(model) as { n: number }).n;
   }
@@ -141,8 +146,17 @@ export class ReadStore implements DocReader {
    */
   digest(model: string): string {
     const hash = createHash('sha256');
-    const stmt = this.db.prepare<[string], { key: string; json: string }>('SELECT key, json FROM docs WHERE model = ? ORDER BY key');
-    for (const row of stmt.iterate(model)) hash.update(row.key + '\0' + row.json + '\n');
+    const stmt = this.db.prepare<[string], [string, string]>('SELECT key, json FROM docs WHERE model = ? ORDER BY key').raw();
+    // hashing in chunks: one update per row costs more than the hashing itself
+    let chunk = '';
+    for (const [key, json] of stmt.iterate(model)) {
+      chunk += key + '\0' + json + '\n';
+      if (chunk.length > 1 << 16) {
+        hash.update(chunk);
+        chunk = '';
+      }
+    }
+    hash.update(chunk);
     return hash.digest('hex');
   }
 

@@ -174,6 +174,7 @@ export const incoherenceModel: ReadModel<IncoherenceDoc> = {
 export const consumersModel: ReadModel<true> = {
   name: CONSUMERS,
   version: 1,
+  blind: true,
   keys: (event, docs) => {
     if (event.type !== 'AttemptSucceeded') return NO_KEYS;
     const { drvPath, attemptId } = event.data;

@@ -50,9 +50,6 @@ export interface DrvStateDoc {
   registered: boolean;
   name?: string;
   system?: string;
-  /** output name -> path as registered ('' for floating CA and deferred outputs) */
-  outputs: Record<string, string>;
-  inputDrvs: readonly string[];
   status: DrvStatus;
   serial: number;
   /** attemptId -> result, for the results still trusted */
@@ -81,8 +78,6 @@ export function emptyDrvState(drvPath: string): DrvStateDoc {
   return {
     drvPath,
     registered: false,
-    outputs: {},
-    inputDrvs: [],
     status: 'unknown',
     serial: 0,
     results: {},
@@ -140,8 +135,6 @@ export function evolveDrvState(prev: DrvStateDoc | undefined, event: DrvEvent): 
       doc.registered = true;
       doc.name = e.name;
       doc.system = e.system;
-      doc.outputs = Object.fromEntries(Object.entries(e.outputs).map(([name, o]) => [name, o.path]));
-      doc.inputDrvs = Object.keys(e.inputDrvs).sort();
       return finish(doc);
     }
     case 'AttemptStarted': {

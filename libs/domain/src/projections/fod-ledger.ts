@@ -5,7 +5,7 @@
  * `fodDue` lists what needs re-verifying.
  */
 import type { DomainEvent, FodVerification } from '../events/types';
-import { DRV_STATE, type DrvStateDoc } from './drv-state';
+import { GRAPH, type GraphDoc } from './graph';
 import { NO_KEYS, ReadModel } from './read-model';
 
 export const FOD_LEDGER = 'fod-ledger';
@@ -48,7 +48,7 @@ export const fodLedgerModel: ReadModel<FodLedgerDoc> = {
     const fixed = fixedOutput(event);
     if (fixed) return [fixed.path];
     if (event.type === 'FodVerified' || event.type === 'FodMismatch') {
-      const outputs = docs.get<DrvStateDoc>(DRV_STATE, event.data.drvPath)?.outputs;
+      const outputs = docs.get<GraphDoc>(GRAPH, event.data.drvPath)?.outputs;
       const path = outputs ? Object.values(outputs)[0] : undefined;
       return path ? [path] : NO_KEYS;
     }

@@ -11,6 +11,8 @@ export const REFERRERS = 'referrers';
 export interface GraphDoc {
   drvPath: string;
   name: string;
+  /** output name -> path as registered ('' for floating CA and deferred outputs) */
+  outputs: Record<string, string>;
   /** input drvPath -> the outputs used, as in the .drv */
   inputDrvs: Record<string, string[]>;
 }
@@ -33,16 +35,19 @@ export const graphModel: ReadModel<GraphDoc> = {
     const e = event.data;
     const inputDrvs: Record<string, string[]> = {};
     for (const k of Object.keys(e.inputDrvs).sort()) inputDrvs[k] = [...e.inputDrvs[k]].sort();
-    return { drvPath: e.drvPath, name: e.name, inputDrvs };
+    const outputs: Record<string, string> = {};
+    for (const k of Object.keys(e.outputs).sort()) outputs[k] = e.outputs[k].path;
+    return { drvPath: e.drvPath, name: e.name, outputs, inputDrvs };
   },
 };
 
 export const referrersModel: ReadModel<ReferrerDoc> = {
   name: REFERRERS,
   version: 1,
+  blind: true,
   keys: (event) => (event.type === 'DerivationRegistered' ? Object.keys(event.data.inputDrvs).map((i) => referrerKey(i, event.data.drvPath)) : NO_KEYS),
   evolve: (doc, event, key) => {
-    if (event.type !== 'DerivationRegistered' || doc !== undefined) return doc;
+    if (event.type !== 'DerivationRegistered') return doc;
     const input = key.slice(0, key.indexOf(KEY_SEP));
     return { outputs: [...(event.data.inputDrvs[input] ?? [])].sort() };
   },

@@ -7,7 +7,7 @@ import type { ReadModel } from './read-model';
 
 /**
  * Every read model, in the order they must run: a model that reads others in keys/evolve comes after
- * them (fod-ledger after drv-state; base-trace and consumers after attempt-trace; incoherence after base-trace).
+ * them (fod-ledger after graph; base-trace and consumers after attempt-trace; incoherence after base-trace).
  */
 export const READ_MODELS: readonly ReadModel<unknown>[] = [
   drvStateModel,

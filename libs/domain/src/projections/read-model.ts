@@ -12,6 +12,8 @@ export interface DocLookup {
 export interface ReadModel<D> {
   readonly name: string;
   readonly version: number;
+  /** evolve never looks at the previous document (an index entry): the runtime may skip loading it */
+  readonly blind?: boolean;
   keys(event: DomainEvent, docs: DocLookup): readonly string[];
   /** Pure; returns `doc` itself when nothing changes, undefined to delete. Never mutates `doc`. */
   evolve(doc: D | undefined, event: DomainEvent, key: string, docs: DocLookup): D | undefined;
