@@ -87,17 +87,16 @@ export function compressHash(hash: Uint8Array, size: number): Uint8Array {
 export function makeStorePath(type: string, hashHex: string, name: string, storeDir = DEFAULT_STORE_DIR): string {
   const problem = storePathNameProblem(name);
   if (problem !== null) throw new NixError('STORE_PATH', `store path name '${name}' ${problem}`, { name });
-  const digest = sha256(`${type}:sha256:${hashHex}:${storeDir}:${name}`);
+  // join builds one flat string; a concatenation rope would be flattened again before hashing
+  const digest = sha256([type, 'sha256', hashHex, storeDir, name].join(':'));
   return `${storeDir}/${nixBase32Encode(compressHash(digest, 20))}-${name}`;
 }
 
 /** Nix's makeType: the type followed by each reference (sorted, unique) and ":self" if self-referencing. */
 function makeType(type: string, references: readonly string[], hasSelfReference = false): string {
   const refs = sortedUniqueAscii(references);
-  let s = type;
-  for (let i = 0; i < refs.length; i++) s += ':' + refs[i];
-  if (hasSelfReference) s += ':self';
-  return s;
+  const s = refs.length === 0 ? type : type + ':' + refs.join(':');
+  return hasSelfReference ? s + ':self' : s;
 }
 
 /** Store paths are ASCII, so JS ordering is byte ordering here; sorted input (the usual case) is not copied. */
