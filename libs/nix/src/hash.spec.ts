@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeWith } from '../../../test/support/env';
 import { parseDerivation, printDerivation } from './aterm';
 import { Derivation, derivationType } from './derivation';
 import { NixError } from './errors';
@@ -135,5 +138,28 @@ describe('hashDerivationModulo and output paths', () => {
     const filled = fillOutputPaths(top, lookupIn(g));
     expect(filled.outputs.out.path).toMatch(/^\/nix\/store\/[0-9a-z]{32}-top$/);
     expect(outputPaths(filled, lookupIn(g))).toEqual({ out: filled.outputs.out.path });
+  });
+});
+
+describeWith(['nix-instantiate'], 'hashing agrees with Nix 2.8 on a derivation that uses another one\'s drvPath', () => {
+  it('counts a .drv that is both an input source and an input derivation once in the drv path', () => {
+    const root = mkdtempSync(join(tmpdir(), 'bg-nix-hash-'));
+    try {
+      const expr = `let dep = derivation { name = "dep"; system = "x86_64-linux"; builder = "/bin/sh"; outputs = [ "out" "dev" ]; };
+        in derivation { name = "deep"; system = "x86_64-linux"; builder = "/bin/sh"; d = dep.drvPath; o = dep.dev; }`;
+      const env = { ...process.env, NIX_REMOTE: `local?root=${root}` };
+      const drvPath = execFileSync('nix-instantiate', ['-E', expr], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const g: Record<string, Derivation> = {};
+      for (const f of readdirSync(join(root, 'nix/store')).filter((f) => f.endsWith('.drv'))) {
+        g[`/nix/store/${f}`] = parseDerivation(readFileSync(join(root, 'nix/store', f), 'utf8'));
+      }
+      const deep = g[drvPath];
+      const [depPath] = Object.keys(deep.inputDrvs);
+      expect(deep.inputSrcs).toEqual([depPath]);
+      expect(derivationPath(deep)).toBe(drvPath);
+      expect(outputPaths(deep, lookupIn(g))).toEqual({ out: deep.outputs.out.path });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
