@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, isEventStoreError } from '@buildgraph/eventstore';
 import { DomainError, DomainEvent, fromStored, toStored } from '@buildgraph/domain';
+import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 
 /** A stream read back and folded: the state, the revision to expect, and each event's position by id. */
@@ -43,10 +44,16 @@ export class StreamWriter {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly cache = new Map<string, Loaded<unknown>>();
 
+  /** SQLite numbers one append's events consecutively; EventStoreDB positions are not dense */
+  private readonly densePositions: boolean;
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(SERVICE_CONFIG) config: ServiceConfig,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.densePositions = config.BUILDGRAPH_STORE.startsWith('sqlite:');
+  }
 
   /** Folds events after `base` (or the whole stream) read from the store. */
   private async catchUp<S>(stream: string, base: Loaded<S> | undefined, initial: () => S, evolve: (s: S, e: DomainEvent) => S): Promise<Loaded<S>> {
@@ -120,9 +127,11 @@ export class StreamWriter {
     }
   }
 
-  /** Exact positions: the append result names the last one; earlier ones are read back (positions need not be dense). */
+  /** Exact positions: the append result names the last one; earlier ones follow from it on SQLite, else are read back. */
   private async positionsOf(stream: string, events: DomainEvent[], nextRevision: bigint, last: bigint): Promise<Written['events']> {
-    if (events.length === 1) return [{ id: events[0].id, type: events[0].type, position: last.toString() }];
+    if (events.length === 1 || this.densePositions) {
+      return events.map((e, i) => ({ id: e.id, type: e.type, position: (last - BigInt(events.length - 1 - i)).toString() }));
+    }
     const fromRevision = nextRevision - BigInt(events.length) + 1n;
     const recorded = await this.store.readStream(stream, { fromRevision, maxCount: events.length });
     const byId = new Map(recorded.map((r) => [r.id, r.position]));

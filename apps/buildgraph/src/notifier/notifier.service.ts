@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EVENTS_STREAM, eventSubject, EVENTS_SUBJECT_WILDCARD } from '@buildgraph/contracts';
 import { EVENT_STORE, EventStore, RecordedEvent, Subscription } from '@buildgraph/eventstore';
-import { JetStreamClient, NatsConnection } from 'nats';
+import { headers, JetStreamClient, NatsConnection } from 'nats';
 import { join } from 'node:path';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
@@ -79,15 +79,18 @@ export class NotifierService implements OnApplicationBootstrap, OnApplicationShu
   private async publish(batch: RecordedEvent[]): Promise<void> {
     const nc = this.nc;
     if (!nc) return;
-    const js = this.js;
-    const sends = batch.map((r) => {
-      const subject = eventSubject(r.type, notificationKey(r.stream));
-      const data = Buffer.from(JSON.stringify(wireEvent(r)));
-      if (js) return js.publish(subject, data, { msgID: r.id });
-      nc.publish(subject, data);
-      return Promise.resolve();
+    const messages = batch.map((r) => {
+      const h = headers();
+      // JetStream drops a message whose id it has seen within the duplicate window, however it was published
+      h.set('Nats-Msg-Id', r.id);
+      return { subject: eventSubject(r.type, notificationKey(r.stream)), data: Buffer.from(JSON.stringify(wireEvent(r))), headers: h };
     });
-    await Promise.all(sends);
+    const final = messages.pop() as (typeof messages)[number];
+    // a connection delivers in order, so one acknowledged publish at the end of the batch means the
+    // server has taken the ones before it; acknowledging each would double the bus traffic
+    for (const m of messages) nc.publish(m.subject, m.data, { headers: m.headers });
+    if (this.js) await this.js.publish(final.subject, final.data, { msgID: batch[batch.length - 1].id });
+    else nc.publish(final.subject, final.data, { headers: final.headers });
     const last = batch[batch.length - 1].position;
     // at most a few checkpoint writes a second: after a crash the few events re-published are dropped
     // by JetStream's duplicate window (message id = event id)
