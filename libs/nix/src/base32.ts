@@ -38,6 +38,7 @@ export function isNixBase32Char(code: number): boolean {
  * throw NixError 'BASE32'.
  */
 export function nixBase32Decode(s: string): Buffer {
+  if (typeof s !== 'string') throw new NixError('BASE32', 'nix-base32 text must be a string');
   const size = Math.floor((s.length * 5) / 8);
   if (nixBase32Length(size) !== s.length) {
     throw new NixError('BASE32', `invalid nix-base32 length ${s.length}: no byte string encodes to that many characters`);

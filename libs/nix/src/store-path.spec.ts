@@ -39,6 +39,7 @@ describe('store paths', () => {
     expect(storePathError(`/nix/store/${hashPart}-x`, '/gnu/store').message).toMatch(/not in the Nix store '\/gnu\/store'/);
     expect(storePathError(`/nix/store/${hashPart}-x/bin/sh`).message).toMatch(/illegal character '\/'/);
     expect(storePathError(`/nix/store//${hashPart}-x`).code).toBe('STORE_PATH');
+    expect(storePathError(undefined as unknown as string).message).toMatch(/not a string/);
   });
 
   it('refuses hash parts that are too short or use letters outside nix-base32', () => {

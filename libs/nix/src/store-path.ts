@@ -56,6 +56,7 @@ export function storePathBaseNameProblem(baseName: string): string | null {
 
 /** Why `path` is not a store path directly under `storeDir`, or null if it is. No canonicalisation. */
 export function storePathProblem(path: string, storeDir = DEFAULT_STORE_DIR): string | null {
+  if (typeof path !== 'string') return 'is not a string';
   if (path.length <= storeDir.length + 1 || !path.startsWith(storeDir) || path.charCodeAt(storeDir.length) !== 0x2f) {
     return `is not in the Nix store '${storeDir}'`;
   }
