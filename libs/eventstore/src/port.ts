@@ -91,7 +91,10 @@ export interface Subscription {
    * handler threw or the store failed. Observe it to learn about failures.
    */
   readonly done: Promise<void>;
-  /** Position of the last event handed to the handler and settled (or `from`). */
+  /**
+   * How far the log has been handled: the last delivered event once its handler settled, or
+   * further when the events after it did not match the filter. A valid checkpoint to resume `from`.
+   */
   readonly position: Position;
 }
 
