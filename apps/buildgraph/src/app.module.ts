@@ -8,6 +8,7 @@ import { LogsModule } from './logs/logs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { NatsModule } from './nats/nats.module';
 import { NotifierModule } from './notifier/notifier.module';
+import { ProjectionsModule } from './projections/projections.module';
 import { QueryModule } from './query/query.module';
 import { StoreModule } from './store/store.module';
 
@@ -33,6 +34,7 @@ export class AppModule {
         LogsModule,
         IntakeModule,
         QueryModule,
+        ProjectionsModule,
         NotifierModule,
         HealthModule,
       ],

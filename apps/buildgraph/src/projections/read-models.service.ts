@@ -1,0 +1,81 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { errorReply, okReply, Reply } from '@buildgraph/contracts';
+import { EVENT_STORE, EventStore } from '@buildgraph/eventstore';
+import { attemptTrace, downstream, fodsDue, group, incoherence, ProjectionError, shouldBuild } from '@buildgraph/projections';
+import { DEFAULT_NEGATIVE_CACHE } from '@buildgraph/domain';
+import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
+import { ProjectionsService } from './projections.service';
+
+const HASH_PART = /^[0-9a-df-np-sv-z]{32}$/;
+const ID = /^[A-Za-z0-9_\-:@]{1,128}$/;
+
+/** Queries over the read models; every answer carries the position the read models are at. */
+@Injectable()
+export class ReadModelsService {
+  constructor(
+    private readonly projections: ProjectionsService,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+  ) {}
+
+  private answer(body: object): Reply<object> {
+    return okReply({ ...body, readModelPosition: this.projections.position.toString() });
+  }
+
+  /** The drvPath of a hash part, from the first event of its stream (its registration). */
+  private async drvPathOf(hashPart: unknown): Promise<{ ok: true; drvPath: string } | { ok: false; reply: Reply<object> }> {
+    if (typeof hashPart !== 'string' || !HASH_PART.test(hashPart)) {
+      return { ok: false, reply: errorReply('INVALID_ARGUMENT', 'hashPart must be the 32 nix-base32 characters of a .drv store path', { field: 'hashPart' }) };
+    }
+    const [first] = await this.store.readStream(`drv-${hashPart}`, { maxCount: 1 });
+    const drvPath = (first?.data as { drvPath?: unknown } | undefined)?.drvPath;
+    if (typeof drvPath !== 'string') return { ok: false, reply: errorReply('NOT_FOUND', `no derivation registered with hash part ${hashPart}`, { hashPart }) };
+    return { ok: true, drvPath };
+  }
+
+  private guard(f: () => Reply<object>): Reply<object> {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof ProjectionError) return errorReply(e.code.startsWith('INVALID') ? 'INVALID_ARGUMENT' : 'UNAVAILABLE', e.message, e.details);
+      throw e;
+    }
+  }
+
+  async shouldBuild(hashPart: unknown, force: boolean): Promise<Reply<object>> {
+    const d = await this.drvPathOf(hashPart);
+    if (!d.ok) return d.reply;
+    const config = { ...DEFAULT_NEGATIVE_CACHE, failureTtlMs: this.config.BUILDGRAPH_FAILURE_TTL_SECONDS * 1000 };
+    return this.guard(() => this.answer({ drvPath: d.drvPath, ...shouldBuild(this.projections.readStore, d.drvPath, { force, now: new Date(), config }) }));
+  }
+
+  async downstream(hashPart: unknown): Promise<Reply<object>> {
+    const d = await this.drvPathOf(hashPart);
+    if (!d.ok) return d.reply;
+    return this.guard(() => this.answer({ drvPath: d.drvPath, ...downstream(this.projections.readStore, d.drvPath, { limit: 10000 }) }));
+  }
+
+  async attemptTrace(hashPart: unknown, attemptId: unknown): Promise<Reply<object>> {
+    const d = await this.drvPathOf(hashPart);
+    if (!d.ok) return d.reply;
+    if (typeof attemptId !== 'string' || !ID.test(attemptId)) return errorReply('INVALID_ARGUMENT', 'attemptId must be 1-128 characters of [A-Za-z0-9_-:@]', { field: 'attemptId' });
+    const trace = attemptTrace(this.projections.readStore, d.drvPath, attemptId);
+    return trace ? this.answer({ trace }) : errorReply('NOT_FOUND', `no attempt ${attemptId} of ${d.drvPath} in the read models`, { attemptId });
+  }
+
+  group(groupId: unknown): Reply<object> {
+    if (typeof groupId !== 'string' || !ID.test(groupId)) return errorReply('INVALID_ARGUMENT', 'groupId must be 1-128 characters of [A-Za-z0-9_-:@]', { field: 'groupId' });
+    const g = group(this.projections.readStore, groupId);
+    return g ? this.answer({ group: g }) : errorReply('NOT_FOUND', `no group ${groupId}`, { groupId });
+  }
+
+  incoherence(): Reply<object> {
+    return this.guard(() => this.answer({ incoherence: incoherence(this.projections.readStore) }));
+  }
+
+  fodsDue(olderThanDays?: unknown): Reply<object> {
+    const days = olderThanDays === undefined || olderThanDays === '' ? this.config.BUILDGRAPH_FOD_REVERIFY_DAYS : Number(olderThanDays);
+    if (!Number.isFinite(days) || days < 0) return errorReply('INVALID_ARGUMENT', 'olderThanDays must be a number >= 0', { field: 'olderThanDays' });
+    return this.guard(() => this.answer({ fods: fodsDue(this.projections.readStore, { now: new Date(), olderThanMs: days * 86400_000 }) }));
+  }
+}
