@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { EventStoreError, WrongExpectedRevisionError } from '../errors';
+import { EventStoreError } from '../errors';
 import { HeadNotifier, pullSubscription } from '../live';
 import type {
   AppendResult,
@@ -16,6 +16,7 @@ import type {
   Subscription,
 } from '../port';
 import { checkFilter, checkReadAll, checkReadStream, prepareAppend, type PreparedAppend } from '../validate';
+import { BatchWriter } from './batch-writer';
 import { openDatabase, storeError, type OpenOptions } from './schema';
 
 interface PendingAppend extends PreparedAppend {
@@ -27,10 +28,6 @@ type Row = [position: bigint, id: string, stream: string, revision: bigint, type
 
 const MAX_POSITION = 9223372036854775807n;
 
-function isDuplicateId(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' && String(e.message).includes('events.id');
-}
 const COLUMNS = 'position, id, stream, revision, type, data, metadata';
 
 /** Opens the embedded event store in one SQLite file (created if missing). */
@@ -56,24 +53,15 @@ export class SqliteEventStore implements EventStore {
   private readonly readFilteredCache = new Map<string, Database.Statement>();
   private readonly stmt;
   private poller: NodeJS.Timeout | undefined;
-  /** Committed last revision per stream (-1n: none); trusted only while the head is `knownHead`. */
-  private readonly revisions = new Map<string, bigint>();
-  private knownHead = -1n;
-  private counters = { commits: 0, appends: 0 };
+  private readonly writer: BatchWriter;
 
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
   ) {
+    this.writer = new BatchWriter(db, path);
     this.stmt = {
-      begin: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
       head: db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck().safeIntegers(true),
-      byId: db.prepare('SELECT position, stream, revision FROM events WHERE id = ?').raw().safeIntegers(true),
-      lastRevision: db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck().safeIntegers(true),
-      insert: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      deleteAfter: db.prepare('DELETE FROM events WHERE position > ?'),
       readStream: db
         .prepare(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
         .raw()
@@ -145,7 +133,7 @@ export class SqliteEventStore implements EventStore {
 
   /** Commits and appends so far: appends/commits is the group-commit batching factor (for metrics). */
   get stats(): { commits: number; appends: number } {
-    return { ...this.counters };
+    return this.writer.stats;
   }
 
   async headPosition(): Promise<Position> {
@@ -182,105 +170,13 @@ export class SqliteEventStore implements EventStore {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const outcomes = this.commitBatch(batch);
+    const { outcomes, head } = this.writer.commit(batch);
+    if (head !== undefined) this.notifier.advance(head);
     batch.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (outcome instanceof Error) pending.reject(outcome);
       else pending.resolve(outcome);
     });
-  }
-
-  /** One transaction for the whole batch; a logical failure (conflict, duplicate) fails only its append. */
-  private commitBatch(batch: PendingAppend[]): (AppendResult | Error)[] {
-    const outcomes: (AppendResult | Error)[] = [];
-    const touched = new Map<string, bigint>();
-    try {
-      this.stmt.begin.run();
-      // Read inside the write lock, so another process appending to the same file cannot collide.
-      let head = this.stmt.head.get() as bigint;
-      if (head !== this.knownHead) this.revisions.clear(); // someone else appended: the cache may be stale
-      for (const pending of batch) {
-        try {
-          const result = this.applyOne(pending, head, touched);
-          head = result.position > head ? result.position : head;
-          outcomes.push(result);
-        } catch (err) {
-          if (!(err instanceof EventStoreError)) throw err;
-          outcomes.push(err);
-        }
-      }
-      this.stmt.commit.run();
-      if (this.revisions.size > 100_000) this.revisions.clear();
-      for (const [stream, revision] of touched) this.revisions.set(stream, revision);
-      this.knownHead = head;
-      this.counters.commits++;
-      this.counters.appends += batch.length;
-      this.notifier.advance(head);
-      return outcomes;
-    } catch (err) {
-      if (this.db.inTransaction) this.stmt.rollback.run();
-      const failure = storeError(err, this.path);
-      return batch.map(() => failure);
-    }
-  }
-
-  /** The stream's last revision (-1n: no stream), from this batch, the cache, or the index. */
-  private lastRevision(stream: string, touched: Map<string, bigint>): bigint {
-    const known = touched.get(stream) ?? this.revisions.get(stream);
-    if (known !== undefined) return known;
-    const last = this.stmt.lastRevision.get(stream) as bigint | null;
-    return last === null ? -1n : last;
-  }
-
-  /**
-   * Checks `expected`, then inserts. Ids are looked up only when something is off (a conflict or a
-   * unique-id violation): a retry must be answered with the original result, not an error.
-   */
-  private applyOne({ stream, events, expected }: PendingAppend, head: bigint, touched: Map<string, bigint>): AppendResult {
-    const last = this.lastRevision(stream, touched);
-    const actual = last === -1n ? 'no-stream' : last;
-    if (expected === 'no-stream' ? actual !== 'no-stream' : expected !== 'any' && expected !== actual) {
-      const retry = this.findStored(stream, events);
-      if (retry) return retry;
-      throw new WrongExpectedRevisionError(stream, expected, actual);
-    }
-    let revision = last;
-    let position = head;
-    try {
-      for (const e of events) this.stmt.insert.run(++position, e.id, stream, ++revision, e.type, e.data, e.metadata);
-    } catch (err) {
-      if (!isDuplicateId(err)) throw err;
-      this.stmt.deleteAfter.run(head); // this append's own rows: nothing of it may stay
-      const retry = this.findStored(stream, events);
-      if (retry) return retry;
-      throw err;
-    }
-    touched.set(stream, revision);
-    return { nextRevision: revision, position };
-  }
-
-  /** The original result if this append is a retry; throws DUPLICATE_EVENT_ID if only partly stored. */
-  private findStored(stream: string, events: PendingAppend['events']): AppendResult | undefined {
-    const stored = events.map((e) => this.stmt.byId.get(e.id) as [bigint, string, bigint] | undefined);
-    return stored.some((s) => s !== undefined) ? this.retried(stream, events, stored) : undefined;
-  }
-
-  /** A retry is a no-op only if the whole append is already stored, in order, in this stream. */
-  private retried(stream: string, events: PendingAppend['events'], stored: ([bigint, string, bigint] | undefined)[]): AppendResult {
-    const first = stored[0];
-    const isRetry =
-      first !== undefined &&
-      stored.every((s, i) => s !== undefined && s[1] === stream && s[2] === first[2] + BigInt(i));
-    if (!isRetry) {
-      const i = stored.findIndex((s) => s !== undefined);
-      throw new EventStoreError(
-        'DUPLICATE_EVENT_ID',
-        `event id ${events[i].id} is already stored in ${stored[i]![1]} at revision ${stored[i]![2]}; the rest of this append is not`,
-        { stream, id: events[i].id },
-      );
-    }
-    const last = stored[stored.length - 1]!;
-    return { nextRevision: last[2], position: last[0] };
   }
 
   private readAfter(after: Position, to: Position, filter: EventFilter | undefined, limit: number): RecordedEvent[] {
