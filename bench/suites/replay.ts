@@ -11,26 +11,31 @@ import { join } from 'node:path';
 import { toStored } from '@buildgraph/domain';
 import { openSqliteEventStore } from '@buildgraph/eventstore';
 import { replay } from '@buildgraph/projections';
-import { generateHistory, type HistoryFacts } from '../../test/support/history';
+import { generateHistory, type HistoryFacts, type HistoryOptions } from '../../test/support/history';
 import { round, secondsSince, type BenchSuite } from '../harness';
 
 const SEED = 20240301;
-/** events per derivation in the generated history, measured: ~3.3 */
-const EVENTS_PER_DRV = 3.3;
+/** events per derivation in the generated history, measured: ~3.4 */
+export const EVENTS_PER_DRV = 3.4;
 
-/** A generated history in a SQLite event store, kept in the temp dir between runs (same seed, same file). */
-export async function historyStore(targetEvents: number, seed = SEED): Promise<{ path: string; facts?: HistoryFacts; seconds: number }> {
+/** A generated history in a SQLite event store, kept in the temp dir between runs (same options, same file). */
+export async function historyStore(
+  targetEvents: number,
+  seed = SEED,
+  extra: Omit<HistoryOptions, 'seed' | 'drvs'> = {},
+): Promise<{ path: string; facts?: HistoryFacts; seconds: number }> {
   const dir = join(tmpdir(), 'buildgraph-bench');
   mkdirSync(dir, { recursive: true });
   const drvs = Math.round(targetEvents / EVENTS_PER_DRV);
-  const path = join(dir, `history-${seed}-${drvs}.sqlite`);
+  const tag = Object.entries(extra).map(([k, v]) => `-${k}${String(v)}`).join('');
+  const path = join(dir, `history-${seed}-${drvs}${tag}.sqlite`);
   if (existsSync(path)) return { path, seconds: 0 };
   const tmp = `${path}.${process.pid}.tmp`;
   const start = process.hrtime.bigint();
   const store = await openSqliteEventStore(tmp);
   const facts: HistoryFacts = { stdenv: '', drvPaths: [], events: 0, byType: {} };
   let window: Promise<unknown>[] = [];
-  for (const { stream, event } of generateHistory({ seed, drvs }, facts)) {
+  for (const { stream, event } of generateHistory({ ...extra, seed, drvs }, facts)) {
     // issued together, committed in call order by the store's group commit
     window.push(store.append(stream, [toStored(event)], 'any'));
     if (window.length >= 5000) {

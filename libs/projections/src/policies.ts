@@ -24,7 +24,7 @@ import {
   type PolicyCommand,
 } from '@buildgraph/domain';
 import { isEventStoreError, type EventStore } from '@buildgraph/eventstore';
-import { attemptTrace, consumersOf, group, openGroups, referrersOf } from './queries';
+import { attemptTrace, consumersOf, group, openGroups, unreportedConsumersOf } from './queries';
 import type { Processor, ProcessorContext } from './runner';
 
 export type PolicyLog = (message: string, details?: Record<string, unknown>) => void;
@@ -44,7 +44,7 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
     const levels = planInvalidation(event, {
       drvState: (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
       consumersOf: (p) => consumersOf(ctx.store, p),
-      referrersOf: (d) => referrersOf(ctx.store, d),
+      unreportedConsumersOf: (d) => unreportedConsumersOf(ctx.store, d),
     });
     for (const level of levels) {
       await Promise.all(level.map((e) => ctx.events.append(drvStreamName(e.data.drvPath), [toStored(e)], 'any')));

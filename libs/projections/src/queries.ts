@@ -14,6 +14,7 @@ import {
   INCOHERENCE,
   KEY_SEP,
   REFERRERS,
+  UNREPORTED,
   attemptKey,
   fodDue,
   parseConsumerKey,
@@ -99,6 +100,14 @@ export function consumersOf(rs: ReadStore, storePath: string): AttemptRef[] {
   return rs.keys(CONSUMERS, storePath + KEY_SEP).map((k) => {
     const { drvPath, attemptId } = parseConsumerKey(k);
     return { drvPath, attemptId };
+  });
+}
+
+/** Successful attempts of drvs built on `drvPath` that reported no inputs (the graph-edge fallback). */
+export function unreportedConsumersOf(rs: ReadStore, drvPath: string): AttemptRef[] {
+  return rs.keys(UNREPORTED, drvPath + KEY_SEP).map((k) => {
+    const { drvPath: consumer, attemptId } = parseConsumerKey(k);
+    return { drvPath: consumer, attemptId };
   });
 }
 

@@ -18,8 +18,8 @@ export interface InvalidationView {
   drvState(drvPath: string): DrvStateDoc | undefined;
   /** the attempts whose reported inputs include this store path */
   consumersOf(storePath: string): readonly AttemptRef[];
-  /** drvs that list this drv among their inputDrvs */
-  referrersOf(drvPath: string): readonly string[];
+  /** successful attempts of drvs that list this drv among their inputDrvs and reported no inputs */
+  unreportedConsumersOf(drvPath: string): readonly AttemptRef[];
 }
 
 interface Affected {
@@ -28,8 +28,17 @@ interface Affected {
   outputPaths: Set<string>;
 }
 
-export function planInvalidation(root: ResultPoisoned, view: InvalidationView): ResultInvalidated[][] {
+export function planInvalidation(root: ResultPoisoned, source: InvalidationView): ResultInvalidated[][] {
   const rootDrv = root.data.drvPath;
+  // each drv's state is read once, however many of its inputs were poisoned
+  const states = new Map<string, DrvStateDoc | undefined>();
+  const view = {
+    ...source,
+    drvState: (d: string): DrvStateDoc | undefined => {
+      if (!states.has(d)) states.set(d, source.drvState(d));
+      return states.get(d);
+    },
+  };
   const affected = new Map<string, Affected>();
   /** producer drv -> consumer drvs, among affected drvs (the root excluded) */
   const edges = new Map<string, Set<string>>();
@@ -71,11 +80,7 @@ export function planInvalidation(root: ResultPoisoned, view: InvalidationView): 
     for (const ref of view.consumersOf(path)) visit(ref.drvPath, ref.attemptId, from, path);
     if (!fellBack.has(from)) {
       fellBack.add(from);
-      for (const referrer of view.referrersOf(from)) {
-        const doc = view.drvState(referrer);
-        if (!doc) continue;
-        for (const [attemptId, r] of Object.entries(doc.results)) if (!r.inputsReported) visit(referrer, attemptId, from, path);
-      }
+      for (const ref of view.unreportedConsumersOf(from)) visit(ref.drvPath, ref.attemptId, from, path);
     }
   }
 

@@ -7,11 +7,16 @@
  * - `incoherence` (same key): present once one resolved output has two different store paths.
  * - `consumers` `<storePath> <drvPath> <attemptId>`: which attempts consumed a path (from their
  *   inputRealisations); the invalidation policy walks it.
+ * - `unreported-consumers` `<inputDrv> <drvPath> <attemptId>`: successful attempts that reported no
+ *   inputs, under each of their input drvs: where the policy falls back to graph edges.
  */
 import type { DomainEvent, InputRealisations } from '../events/types';
+import { GRAPH, type GraphDoc } from './graph';
 import { DocLookup, KEY_SEP, NO_KEYS, ReadModel } from './read-model';
 
 export const ATTEMPT_TRACE = 'attempt-trace';
+/** `<inputDrv> <drvPath> <attemptId>`: results that did not report their inputs, by input drv (the graph-edge fallback) */
+export const UNREPORTED = 'unreported-consumers';
 export const BASE_TRACE = 'base-trace';
 export const INCOHERENCE = 'incoherence';
 export const CONSUMERS = 'consumers';
@@ -182,6 +187,20 @@ export const consumersModel: ReadModel<true> = {
     const inputs = event.data.inputRealisations ?? docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(drvPath, attemptId))?.inputRealisations;
     if (inputs === undefined) return NO_KEYS;
     return [...new Set(Object.values(inputs))].map((p) => consumerKey(p, drvPath, attemptId));
+  },
+  evolve: (doc, event) => (event.type === 'AttemptSucceeded' ? true : doc),
+};
+
+/** Reads graph and attempt-trace, so it comes after both. */
+export const unreportedConsumersModel: ReadModel<true> = {
+  name: UNREPORTED,
+  version: 1,
+  blind: true,
+  keys: (event, docs) => {
+    if (event.type !== 'AttemptSucceeded' || event.data.inputRealisations !== undefined) return NO_KEYS;
+    const { drvPath, attemptId } = event.data;
+    if (docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(drvPath, attemptId))?.inputRealisations !== undefined) return NO_KEYS;
+    return Object.keys(docs.get<GraphDoc>(GRAPH, drvPath)?.inputDrvs ?? {}).map((input) => consumerKey(input, drvPath, attemptId));
   },
   evolve: (doc, event) => (event.type === 'AttemptSucceeded' ? true : doc),
 };

@@ -1,4 +1,4 @@
-import { attemptTraceModel, baseTraceModel, consumersModel, incoherenceModel } from './build-trace';
+import { attemptTraceModel, baseTraceModel, consumersModel, incoherenceModel, unreportedConsumersModel } from './build-trace';
 import { drvStateModel } from './drv-state';
 import { fodLedgerModel } from './fod-ledger';
 import { graphModel, referrersModel } from './graph';
@@ -17,6 +17,7 @@ export const READ_MODELS: readonly ReadModel<unknown>[] = [
   baseTraceModel,
   incoherenceModel,
   consumersModel,
+  unreportedConsumersModel,
   groupOutcomeModel,
   fodLedgerModel,
 ] as unknown as readonly ReadModel<unknown>[];

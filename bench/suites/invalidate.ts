@@ -1,0 +1,106 @@
+/**
+ * invalidate: a 100k-derivation history with a build trace (quick: 20k), its read models caught up;
+ * then the stdenv-like root is poisoned and we time how long until the invalidation policy has
+ * appended every ResultInvalidated (>= 50k results downstream in the full run). The limit beneath it:
+ * appending the same number of small events to as many streams, as fast as the store takes them.
+ */
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v4 as uuidv4 } from 'uuid';
+import { drvStreamName, idempotencyKeys, makeEvent, planInvalidation, toStored, DRV_STATE, type DrvStateDoc, type ResultPoisoned } from '@buildgraph/domain';
+import { openSqliteEventStore } from '@buildgraph/eventstore';
+import { InvalidationPolicy, PROJECTIONS, ProjectionRunner, ReadStore, consumersOf, decodeEvent, drvState, unreportedConsumersOf } from '@buildgraph/projections';
+import { round, secondsSince, type BenchSuite } from '../harness';
+import { EVENTS_PER_DRV, historyStore } from './replay';
+import { generateHistory } from '../../test/support/history';
+
+const SEED = 424242;
+
+const suite: BenchSuite = async ({ quick }) => {
+  const drvs = quick ? 20_000 : 100_000;
+  // no operator poisonings in the history: the root poisoning below is the one measured
+  const extra = { poisonsPerThousand: 0 };
+  const history = await historyStore(Math.round(drvs * EVENTS_PER_DRV), SEED, extra);
+  const stdenv = rootOf(drvs, extra);
+
+  // a copy of the history, so the run's appends do not change the cached file
+  const dir = join(tmpdir(), `buildgraph-bench-invalidate-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(history.path, join(dir, 'events.sqlite'));
+  const store = await openSqliteEventStore(join(dir, 'events.sqlite'));
+  const rs = new ReadStore(join(dir, 'read.sqlite'));
+  const policy = new InvalidationPolicy();
+  const runner = new ProjectionRunner({ events: store, readStore: rs, projections: PROJECTIONS, decode: decodeEvent, processors: [policy], flushEvery: 100_000, cacheSize: 400_000 });
+  const catchUpStart = process.hrtime.bigint();
+  await runner.catchUp();
+  const catchUpSeconds = secondsSince(catchUpStart);
+
+  const root = drvState(rs, stdenv) as DrvStateDoc;
+  const [attemptId, result] = Object.entries(root.results)[0];
+  const poison = makeEvent(
+    'ResultPoisoned',
+    { drvPath: stdenv, serial: root.serial + 1, reason: 'bench: poison the stdenv', scope: { kind: 'attempt', attemptId }, cause: 'operator', attemptIds: [attemptId], outputPaths: Object.values(result.outputs).sort() },
+    idempotencyKeys.resultPoisoned(stdenv, root.serial + 1),
+    { commandId: 'bench-poison', recordedAt: new Date().toISOString() },
+  ) as ResultPoisoned;
+
+  // processors catch up first: the history's own (group-failure) poisonings get their invalidations
+  await runner.start();
+  // the pure plan alone (same read store, before the poisoning is appended)
+  const planStart = process.hrtime.bigint();
+  const plan = planInvalidation(poison, { drvState: (d) => rs.get<DrvStateDoc>(DRV_STATE, d), consumersOf: (p) => consumersOf(rs, p), unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d) });
+  const planSeconds = secondsSince(planStart);
+  const planned = plan.reduce((n, l) => n + l.length, 0);
+
+  const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  const appended = await store.append(drvStreamName(stdenv), [toStored(poison)], 'any');
+  while (rs.checkpoint('processor:invalidation') < appended.position) await new Promise((r) => setTimeout(r, 2));
+  const seconds = secondsSince(start);
+  const used = process.cpuUsage(cpu);
+  await runner.stop();
+  let invalidated = 0;
+  for await (const batch of store.readAll({ from: appended.position, filter: { eventTypes: ['ResultInvalidated'] } })) invalidated += batch.length;
+  // the limit: as many single-event appends to distinct streams, all in flight at once
+  const limitStart = process.hrtime.bigint();
+  const data = { note: 'x'.repeat(400) };
+  const appends: Promise<unknown>[] = [];
+  for (let i = 0; i < invalidated; i++) appends.push(store.append(`system-bench-${i}`, [{ id: uuidv4(), type: 'BenchEvent', data, metadata: {} }], 'any'));
+  await Promise.all(appends);
+  const limitSeconds = secondsSince(limitStart);
+
+  await store.close();
+  rs.close();
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    metrics: {
+      drvs,
+      levels: plan.length,
+      results_invalidated: invalidated,
+      planned,
+      poison_to_all_appended_s: round(seconds),
+      poison_to_all_appended_cpu_s: round((used.user + used.system) / 1e6),
+      plan_only_s: round(planSeconds),
+      invalidations_per_s: Math.round(invalidated / seconds),
+      read_model_catch_up_s: round(catchUpSeconds, 1),
+    },
+    limits: {
+      raw_appends_same_count_s: round(limitSeconds),
+    },
+    ratios: {
+      raw_append_vs_policy: round(limitSeconds / seconds),
+    },
+  };
+};
+
+/** The stdenv-like root of the generated graph: the generator's facts name it. */
+function rootOf(drvs: number, extra: { poisonsPerThousand: number }): string {
+  const facts = { stdenv: '', drvPaths: [] as string[], events: 0, byType: {} as Record<string, number> };
+  const gen = generateHistory({ ...extra, seed: SEED, drvs }, facts);
+  while (facts.stdenv === '') gen.next();
+  return facts.stdenv;
+}
+
+export default suite;
