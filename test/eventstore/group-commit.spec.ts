@@ -89,7 +89,7 @@ describe('group commit', () => {
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 });
