@@ -185,6 +185,23 @@ describeWith(['nats-server'], 'infra/nats.conf with a real nats-server', () => {
     await subscriber.close().catch(() => undefined);
   });
 
+  it('the service keeps notifications in JetStream and an offline subscriber reads them later', async () => {
+    const jsm = await service.jetstreamManager();
+    await jsm.streams.add({ name: 'BUILDGRAPH_EVENTS', subjects: ['buildgraph.v1.events.>'] });
+    const js = service.jetstream();
+    const body = new TextEncoder().encode('{"type":"ResultPoisoned"}');
+    await js.publish('buildgraph.v1.events.ResultPoisoned.abc', body, { msgID: 'event-1' });
+    const again = await js.publish('buildgraph.v1.events.ResultPoisoned.abc', body, { msgID: 'event-1' });
+    expect(again.duplicate).toBe(true);
+
+    const subscriber = await as('subscriber', passwords.SUBSCRIBER_NATS_PASSWORD);
+    const consumer = await subscriber.jetstream().consumers.get('BUILDGRAPH_EVENTS');
+    const message = await consumer.next({ expires: 5000 });
+    expect(message?.subject).toBe('buildgraph.v1.events.ResultPoisoned.abc');
+    expect((await jsm.streams.info('BUILDGRAPH_EVENTS')).state.messages).toBe(1);
+    await subscriber.close();
+  });
+
   it('a wrong password is refused', async () => {
     await expect(as('farm-a', 'guess')).rejects.toThrow(/authorization/i);
   });
