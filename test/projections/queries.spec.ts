@@ -1,7 +1,7 @@
 /**
  * Build traces, the graph and the FOD ledger, asked through the query functions over a real read store.
  */
-import { attemptTrace, attemptsOf, baseTrace, closure, consumersOf, downstream, fodsDue, incoherence } from '@buildgraph/projections';
+import { attemptTrace, attemptsOf, baseTrace, closure, consumersOf, downstream, fodsDue, incoherence, shouldBuild } from '@buildgraph/projections';
 import { Farm } from './support';
 import { openLive, type Live } from './live';
 
@@ -77,6 +77,26 @@ describe('queries over the read store', () => {
     const rs = await caughtUp(farm);
     expect(incoherence(rs)).toEqual([]);
     expect(baseTrace(rs, lib.drvPath, 'out')?.paths[lib.outputs.out]).toHaveLength(2);
+  });
+
+  it('shouldBuild over the store forgets a DependencyFailed failure once the dependency has succeeded', async () => {
+    const farm = new Farm();
+    const lib = farm.drv('lib');
+    const app = farm.drv('app', [lib]);
+    farm.started(lib, 'l1');
+    farm.failed(lib, 'l1', { status: 'PermanentFailure', cause: 'builder', cache: 'cache' });
+    farm.started(app, 'p1');
+    farm.failed(app, 'p1', { status: 'DependencyFailed', cause: 'dependency', cache: 'cache' });
+    await live.append(farm.log);
+    const { runner, rs } = live.runner('read');
+    await runner.catchUp();
+    expect(shouldBuild(rs, app.drvPath, { now: farm.now() }).decision).toBe('skip-cached-failure');
+    farm.log.length = 0;
+    farm.built(lib, 'l2');
+    await live.append(farm.log);
+    await runner.catchUp();
+    expect(shouldBuild(rs, app.drvPath, { now: farm.now() })).toMatchObject({ decision: 'build', reason: `dependency ${lib.drvPath} succeeded since the failure` });
+    expect(shouldBuild(rs, lib.drvPath, { now: farm.now() }).decision).toBe('skip-valid');
   });
 
   it('closure and downstream follow inputDrvs both ways', async () => {
