@@ -151,4 +151,29 @@ describeWith(['nats-server', 'nix-instantiate'], 'a service killed mid-stream', 
     }
     expect(seen.size).toBe(reports.length);
   }, 120000);
+
+  it('on SIGTERM answers every command it had received, records the acknowledged ones, and exits 0', async () => {
+    const reports = Array.from({ length: 60 }, (_, i) => {
+      const d = drvs[i % drvs.length];
+      return { key: farm1, body: JSON.stringify({ attemptId: `term-${i}`, drvPath: d.drvPath, farm: 'farm1', machine: 'm1', outputs: { out: d.out } }) };
+    });
+    const child = service as ChildProcess;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const replies = reports.map((r) => send(r).then((reply) => reply, (e: Error) => ({ ok: false, error: { code: e.message } })));
+    await replies[0];
+    child.kill('SIGTERM');
+    const answered = await Promise.all(replies);
+    expect(await exited).toBe(0);
+    // each got an answer: acknowledged, UNAVAILABLE while draining, or no responders once unsubscribed; none was left hanging
+    for (const a of answered) {
+      if (a.ok !== true) expect(['UNAVAILABLE', '503']).toContain((a as { error: { code: string } }).error.code);
+    }
+    await startService();
+    const exported = await (await fetch(`http://127.0.0.1:${port}/v1/events?from=0`)).text();
+    const ids = new Set(exported.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id));
+    for (const a of answered.filter((x) => x.ok === true)) {
+      for (const e of (a as { events: { id: string }[] }).events) expect(ids.has(e.id)).toBe(true);
+    }
+    expect(answered.filter((a) => a.ok === true).length).toBeGreaterThan(0);
+  }, 60000);
 });

@@ -19,7 +19,6 @@ export interface RunningService {
 export async function startService(config: ServiceConfig, opts: { logger?: boolean } = {}): Promise<RunningService> {
   const app = await NestFactory.create(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true, abortOnError: false, logger: opts.logger === false ? false : undefined });
   if (opts.logger !== false) app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   if (config.BUILDGRAPH_NATS_URL) {
     app.connectMicroservice<MicroserviceOptions>(
       {
@@ -27,6 +26,9 @@ export async function startService(config: ServiceConfig, opts: { logger?: boole
         options: {
           ...natsOptions(config, 'buildgraph-intake'),
           queue: config.BUILDGRAPH_NATS_QUEUE,
+          // on close: unsubscribe, let the replies in flight go out, then close the connection
+          gracefulShutdown: true,
+          gracePeriod: 300,
           serializer: new PlainReplySerializer(),
           deserializer: new RawRequestDeserializer(),
         },
