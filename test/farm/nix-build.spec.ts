@@ -5,6 +5,7 @@
 import { describeWith } from '../support/env';
 import { FarmWorld, graphNix, nonce, startFarmWorld } from './support';
 import { instantiate } from '../../apps/cli/src/farm/nix-store';
+import { hashPartOf } from '../../apps/cli/src/farm/should-build';
 
 jest.setTimeout(120_000);
 
@@ -75,16 +76,20 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'buildgraph nix-bu
     expect(again.attempts).toBeUndefined();
   });
 
-  it('a builder that runs out of disk is classified transient and is not cached', async () => {
+  it('a builder that runs out of disk is classified transient: retried after the service\'s backoff, not cached for good', async () => {
     const client = world.client();
     const full = await drvOf('full');
     const first = await world.build(client, { targets: [full] });
     expect(first.exitCode).not.toBe(0);
     const failed = (await world.events(full)).find((e) => e.type === 'AttemptFailed')!;
     expect(failed.data).toMatchObject({ cause: 'disk-full', transient: true });
-    // not negative-cached: the next run builds again
+    // right after, the service says when to retry; the run stops and says so
     const second = await world.build(client, { targets: [full] });
-    expect(second.skipped).toEqual([]);
+    expect(second.exitCode).toBe(100);
+    expect(second.info.join('\n')).toMatch(/failed transiently \(transient disk-full failure.*\); retry after \d{4}-/);
+    // forced, it is built again
+    const third = await world.build(client, { targets: [full], rebuildFailed: true });
+    expect(third.skipped).toEqual([]);
     expect((await world.events(full)).filter((e) => e.type === 'AttemptFailed')).toHaveLength(2);
   });
 
@@ -95,5 +100,37 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'buildgraph nix-bu
     const failed = (await world.events(killed)).find((e) => e.type === 'AttemptFailed')!;
     expect(failed.data).toMatchObject({ transient: true });
     expect((failed.data.log as { tail: string }).tail).toContain('signal 9');
+  });
+});
+
+describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'buildgraph nix-build and poisoned results', () => {
+  let world: FarmWorld;
+  beforeAll(async () => {
+    world = await startFarmWorld();
+  });
+  afterAll(async () => world?.close());
+
+  it('a poisoned result that is still in the store is rebuilt (nix-store --check), not silently reused', async () => {
+    const file = world.writeNix('poison.nix', graphNix(nonce()));
+    const farm = world.client();
+    expect((await world.build(farm, { targets: [file], instantiateArgs: ['-A', 'app'] })).exitCode).toBe(0);
+    const [lib] = await instantiate(file, ['-A', 'lib']);
+    const [app] = await instantiate(file, ['-A', 'app']);
+    const operator = world.client({ key: world.operatorKey, stateDir: `${world.dir}/operator` });
+    const poisoned = await operator.send('drv.poison', { drvPath: lib, reason: 'flaky disk on builder-1' });
+    expect(poisoned).toMatchObject({ kind: 'reply', reply: { ok: true } });
+    // the invalidation policy and the read models run in the background: wait until they say app is invalidated too
+    const invalidated = async (): Promise<boolean> => {
+      const d = await farm.query('should-build', { hashPart: hashPartOf(app) });
+      return d.kind === 'reply' && d.reply.ok && /invalidated/.test(String(d.reply.reason));
+    };
+    for (let i = 0; i < 100 && !(await invalidated()); i++) await new Promise((r) => setTimeout(r, 50));
+
+    const again = await world.build(farm, { targets: [file], instantiateArgs: ['-A', 'app'] });
+    expect(again.exitCode).toBe(0);
+    expect(again.info.join('\n')).toContain('rebuilding 2 derivation(s) whose result was poisoned or invalidated');
+    for (const drv of [lib, app]) {
+      expect((await world.events(drv)).filter((e) => e.type === 'AttemptSucceeded')).toHaveLength(2);
+    }
   });
 });

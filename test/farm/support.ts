@@ -25,6 +25,7 @@ export interface FarmWorld {
   nats: NatsServer;
   dir: string;
   farmKey: SecretKey;
+  operatorKey: SecretKey;
   keyFile: string;
   settings: FarmSettings;
   service(): RunningService | undefined;
@@ -57,7 +58,8 @@ export async function startFarmWorld(): Promise<FarmWorld> {
   const keyFile = join(dir, 'farm1.sec');
   writeFileSync(keyFile, formatSecretKey(farmKey), { mode: 0o600 });
   const trusted = join(dir, 'trusted-keys');
-  writeFileSync(trusted, `farm:farm1 ${formatPublicKey(farmKey)}\n`);
+  const operatorKey = generateSecretKey('ops-1');
+  writeFileSync(trusted, `farm:farm1 ${formatPublicKey(farmKey)}\noperator ${formatPublicKey(operatorKey)}\n`);
   const config = loadConfig({
     BUILDGRAPH_DATA_DIR: dataDir,
     BUILDGRAPH_NATS_URL: nats.url,
@@ -72,6 +74,7 @@ export async function startFarmWorld(): Promise<FarmWorld> {
     nats,
     dir,
     farmKey,
+    operatorKey,
     keyFile,
     settings,
     service: () => service,

@@ -105,12 +105,28 @@ export class FarmClient {
     }
     if (delivery.kind === 'unreachable') return { kind: 'later', reason: delivery.reason };
     const reply = delivery.reply;
-    if (reply.ok) return { kind: 'delivered' };
+    if (reply.ok) {
+      this.noteWritten(reply.positions);
+      return { kind: 'delivered' };
+    }
     // "not now" rather than "no": it stays queued, and so does everything after it
     if (reply.error.code === 'UNAVAILABLE' || (reply.error.code === 'INTERNAL' && item.tries + 1 < MAX_INTERNAL_TRIES)) {
       return { kind: 'later', reason: `${reply.error.code}: ${reply.error.message}` };
     }
     return { kind: 'rejected', code: reply.error.code, message: reply.error.message };
+  }
+
+  /** The log position of the last event our reports appended (or found already there), for read-your-writes. */
+  lastPosition = 0n;
+
+  private noteWritten(positions: unknown): void {
+    if (!Array.isArray(positions)) return;
+    for (const p of positions) {
+      if ((typeof p === 'string' && /^\d{1,20}$/.test(p)) || typeof p === 'number') {
+        const n = BigInt(p);
+        if (n > this.lastPosition) this.lastPosition = n;
+      }
+    }
   }
 
   /** A query (unsigned: queries change nothing). */

@@ -42,6 +42,10 @@ async function roots(targets: string[], args: string[]): Promise<string[]> {
   return [...new Set(out)];
 }
 
+function isPoisoned(v: Verdict | undefined): boolean {
+  return v?.decision === 'build' && v.poisoned === true;
+}
+
 /** The derivations of the closure Nix will build: some output not valid here (a floating CA output counts as missing). */
 async function toBuild(closure: StoreDrv[]): Promise<StoreDrv[]> {
   const paths = closure.flatMap((d) => Object.values(d.drv.outputs).map((o) => o.path).filter(Boolean));
@@ -65,7 +69,8 @@ export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: S
   let unreachable = registered.unreachable;
   if (!unreachable) {
     const asker = new ShouldBuildAsker(client);
-    verdicts = await asker.askAll(building.map((d) => d.drvPath));
+    // the whole closure: a result that is valid here may have been poisoned since
+    verdicts = await asker.askAll(closure.map((d) => d.drvPath));
     unreachable = asker.unreachable;
   }
   if (unreachable) out.info(`buildgraph: the service is unreachable (${unreachable}); building without its negative cache, reports are queued`);
@@ -82,6 +87,21 @@ export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: S
       if (!opts.confirm) out.info('buildgraph: not building; pass --rebuild-failed to build anyway');
       const q = await client.flush();
       return { exitCode: EXIT_BUILD_FAILED, skipped: cached.map((c) => c.drvPath), queued: q.remaining };
+    }
+  }
+  // a poisoned or invalidated result must never be reused silently: Nix rebuilds it first (--check);
+  // if the rebuild does not reproduce it, the run stops there
+  const poisoned = closure.filter((d) => !building.includes(d) && isPoisoned(verdicts.get(d.drvPath)));
+  if (poisoned.length > 0) {
+    out.info(`buildgraph: rebuilding ${poisoned.length} derivation(s) whose result was poisoned or invalidated (nix-store --check)`);
+    const check = await new BuildSession(client, closure, out, { printBuildLogs: opts.printBuildLogs }).realise(
+      poisoned.map((d) => d.drvPath),
+      ['--check', ...opts.realiseArgs.filter((a) => a !== '--check')],
+    );
+    if (check.exitCode !== 0) {
+      const q = await client.flush();
+      out.info('buildgraph: the poisoned result was not reproduced; not building what depends on it');
+      return { ...check, skipped: [], queued: q.remaining };
     }
   }
   const session = new BuildSession(client, closure, out, { printBuildLogs: opts.printBuildLogs });

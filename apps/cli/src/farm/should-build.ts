@@ -101,7 +101,12 @@ export class ShouldBuildAsker {
   async ask(drvPath: string): Promise<Verdict | undefined> {
     const hashPart = hashPartOf(drvPath);
     if (this.useShouldBuild) {
-      const d = await this.client.query('should-build', { drvPath, hashPart });
+      let d = await this.client.query('should-build', { hashPart });
+      // the read models catch up in the background: wait (briefly) until they have seen our own reports
+      for (let i = 0; i < 40 && d.kind === 'reply' && d.reply.ok && behind(d.reply.readModelPosition, this.client.lastPosition); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        d = await this.client.query('should-build', { hashPart });
+      }
       if (d.kind === 'unreachable') return this.down(d.reason);
       const v = d.reply.ok ? fromShouldBuild(d.reply) : undefined;
       if (v) return v;
@@ -131,6 +136,10 @@ export class ShouldBuildAsker {
     await Promise.all(Array.from({ length: Math.min(parallel, drvPaths.length) }, worker));
     return out;
   }
+}
+
+function behind(readModelPosition: unknown, written: bigint): boolean {
+  return typeof readModelPosition === 'string' && /^\d{1,20}$/.test(readModelPosition) && BigInt(readModelPosition) < written;
 }
 
 function readDrvReply(reply: WireReply): Verdict {
