@@ -60,6 +60,11 @@ export interface HashOptions {
 
 const IMPURE_OUTPUT_HASH = sha256Hex('impure');
 
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
 function dict<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
@@ -84,7 +89,8 @@ function spliceInputs(aterm: string, inputs: string): string {
 
 /** One step of hashDerivationModulo; every input drv must already be in `cache`. */
 function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, cache: Map<string, DrvHash>, storeDir: string, aterm?: string): DrvHash {
-  const hashes = dict<string>();
+  // a plain object: small and fast for the few output names; "__proto__" goes through defineProperty
+  const hashes: Record<string, string> = {};
   if (type === 'fixed') {
     const out = drv.outputs.out;
     const path = fixedOutputPath(drv, 'out', out, storeDir);
@@ -92,7 +98,7 @@ function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, ca
     return { kind: 'regular', hashes };
   }
   if (type === 'impure') {
-    for (const name of Object.keys(drv.outputs)) hashes[name] = IMPURE_OUTPUT_HASH;
+    for (const name of Object.keys(drv.outputs)) setOwn(hashes, name, IMPURE_OUTPUT_HASH);
     return { kind: 'deferred', hashes };
   }
   let kind: DrvHash['kind'] = type === 'floating' ? 'deferred' : 'regular';
@@ -116,7 +122,7 @@ function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, ca
     .map((h) => [h, sortedByUtf8(inputs.get(h) as string[])]);
   const text = aterm !== undefined && !maskOutputs ? spliceInputs(aterm, printInputs(actualInputs)) : unparseDerivation(drv, maskOutputs, actualInputs);
   const hash = sha256Hex(text);
-  for (const name of Object.keys(drv.outputs)) hashes[name] = hash;
+  for (const name of Object.keys(drv.outputs)) setOwn(hashes, name, hash);
   return { kind, hashes };
 }
 
