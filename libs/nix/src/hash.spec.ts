@@ -125,6 +125,19 @@ describe('hashDerivationModulo and output paths', () => {
     expect(code(() => fillOutputPaths(attrs('top', {}, ['out'], { [leaf]: ['dev'] }), lookupIn(ok)))).toBe('INVALID_DERIVATION');
   });
 
+  it('treats an output called "__proto__" like any other output', () => {
+    const drv = attrs('odd');
+    drv.outputs = Object.defineProperty({ out: { path: '', hashAlgo: '', hash: '' } }, '__proto__', {
+      value: { path: '', hashAlgo: '', hash: '' },
+      enumerable: true,
+    });
+    const filled = fillOutputPaths(drv, lookupIn({}));
+    expect(Object.keys(filled.outputs).sort()).toEqual(['__proto__', 'out']);
+    expect(filled.outputs['__proto__'].path).toMatch(/-odd-__proto__$/);
+    expect(Object.keys(hashDerivationModulo(filled, lookupIn({})).hashes).sort()).toEqual(['__proto__', 'out']);
+    expect(outputPaths(filled, lookupIn({}))).toEqual({ out: filled.outputs.out.path, ['__proto__']: filled.outputs['__proto__'].path });
+  });
+
   it('handles dependency chains far deeper than the call stack', () => {
     const g: Record<string, Derivation> = {};
     let prev = add(g, attrs('link'));
