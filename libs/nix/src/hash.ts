@@ -88,7 +88,15 @@ function spliceInputs(aterm: string, inputs: string): string {
 }
 
 /** One step of hashDerivationModulo; every input drv must already be in `cache`. */
-function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, cache: Map<string, DrvHash>, storeDir: string, aterm?: string): DrvHash {
+function hashOne(
+  drv: Derivation,
+  type: DerivationType,
+  inputPaths: string[],
+  maskOutputs: boolean,
+  cache: Map<string, DrvHash>,
+  storeDir: string,
+  aterm?: string,
+): DrvHash {
   // a plain object: small and fast for the few output names; "__proto__" goes through defineProperty
   const hashes: Record<string, string> = {};
   if (type === 'fixed') {
@@ -103,23 +111,25 @@ function hashOne(drv: Derivation, type: DerivationType, maskOutputs: boolean, ca
   }
   let kind: DrvHash['kind'] = type === 'floating' ? 'deferred' : 'regular';
   // input drvs are replaced by their hash modulo; inputs with equal hashes merge their output names
-  const inputs = new Map<string, string[]>();
-  for (const drvPath of Object.keys(drv.inputDrvs)) {
+  const actualInputs: Array<[string, string[]]> = [];
+  for (const drvPath of inputPaths) {
     const res = cache.get(drvPath) as DrvHash;
     if (res.kind === 'deferred') kind = 'deferred';
-    for (const outputName of drv.inputDrvs[drvPath]) {
+    const outputNames = drv.inputDrvs[drvPath];
+    for (let k = 0; k < outputNames.length; k++) {
+      const outputName = outputNames[k];
       const h = Object.prototype.hasOwnProperty.call(res.hashes, outputName) ? res.hashes[outputName] : undefined;
       if (h === undefined) {
         throw new NixError('INVALID_DERIVATION', `no hash for output '${outputName}' of input derivation '${drvPath}'`, { drvPath, outputName });
       }
-      const names = inputs.get(h);
-      if (names === undefined) inputs.set(h, [outputName]);
-      else if (!names.includes(outputName)) names.push(outputName);
+      let j = 0;
+      while (j < actualInputs.length && actualInputs[j][0] !== h) j++;
+      if (j === actualInputs.length) actualInputs.push([h, [outputName]]);
+      else if (!actualInputs[j][1].includes(outputName)) actualInputs[j][1].push(outputName);
     }
   }
-  const actualInputs: Array<[string, string[]]> = [...inputs.keys()]
-    .sort()
-    .map((h) => [h, sortedByUtf8(inputs.get(h) as string[])]);
+  actualInputs.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  for (const entry of actualInputs) if (entry[1].length > 1) entry[1] = sortedByUtf8(entry[1]);
   const text = aterm !== undefined && !maskOutputs ? spliceInputs(aterm, printInputs(actualInputs)) : unparseDerivation(drv, maskOutputs, actualInputs);
   const hash = sha256Hex(text);
   for (const name of Object.keys(drv.outputs)) setOwn(hashes, name, hash);
@@ -161,7 +171,7 @@ function hashInputs(roots: string[], lookup: DrvLookup, cache: Map<string, DrvHa
       } else {
         stack.pop();
         onStack.delete(top.drvPath);
-        cache.set(top.drvPath, hashOne(top.drv, derivationType(top.drv), false, cache, storeDir));
+        cache.set(top.drvPath, hashOne(top.drv, derivationType(top.drv), top.inputs, false, cache, storeDir));
       }
     }
   }
@@ -181,8 +191,9 @@ export function hashDerivationModulo(
   const cache = opts.cache ?? new Map<string, DrvHash>();
   const storeDir = opts.storeDir ?? DEFAULT_STORE_DIR;
   const type = derivationType(drv);
-  if (type !== 'fixed') hashInputs(Object.keys(drv.inputDrvs), lookup, cache, storeDir);
-  return hashOne(drv, type, opts.maskOutputs ?? false, cache, storeDir, opts.aterm);
+  const inputPaths = Object.keys(drv.inputDrvs);
+  if (type !== 'fixed') hashInputs(inputPaths, lookup, cache, storeDir);
+  return hashOne(drv, type, inputPaths, opts.maskOutputs ?? false, cache, storeDir, opts.aterm);
 }
 
 /**
