@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { registerDrv } from './commands/drv';
 import { registerNixBuild } from './commands/nix-build';
 import { registerPostBuildHook } from './commands/post-build-hook';
+import { registerFod } from './commands/fod';
+import { registerLog } from './commands/log';
 import { registerKeys } from './commands/keys';
 import { registerReport } from './commands/report';
 import { registerSubscribe } from './commands/subscribe';
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerDrv(program);
   registerNixBuild(program);
   registerPostBuildHook(program);
+  registerFod(program);
+  registerLog(program);
   registerKeys(program);
   registerReport(program);
   registerSubscribe(program);

@@ -31,7 +31,7 @@ export interface SessionOutput {
 
 export interface RealiseResult {
   exitCode: number;
-  attempts: { attemptId: string; drvPath: string; outcome: 'succeeded' | 'failed'; status?: string }[];
+  attempts: { attemptId: string; drvPath: string; outcome: 'succeeded' | 'failed'; status?: string; message?: string }[];
 }
 
 /**
@@ -133,7 +133,7 @@ export class BuildSession {
         attemptId: a.attemptId,
         drvPath: a.drvPath,
         outcome: a.failure ? 'failed' : 'succeeded',
-        ...(a.failure ? { status: a.failure.status } : {}),
+        ...(a.failure ? { status: a.failure.status, message: a.failure.message } : {}),
       })),
     };
   }
