@@ -8,8 +8,26 @@ import { FarmWorld, graphNix, NIX_OPTIONS, nonce, startFarmWorld } from './suppo
 import { verifyFods } from '../../apps/cli/src/farm/fod';
 import { findLog } from '../../apps/cli/src/farm/log';
 import { instantiate } from '../../apps/cli/src/farm/nix-store';
+import { buildProgram } from '../../apps/cli/src/program';
 
 jest.setTimeout(120_000);
+
+/** Runs the CLI in-process (the service answering it lives in this process too) and returns its stdout lines. */
+async function cli(...args: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'buildgraph', ...args]);
+  } finally {
+    write.mockRestore();
+    err.mockRestore();
+  }
+  return out.join('').split('\n').filter(Boolean);
+}
 
 const nixOptions = NIX_OPTIONS.flatMap((o) => ['--option', ...o.split(/=(.*)/s).slice(0, 2)]);
 
@@ -58,6 +76,16 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'FOD verification 
     // the two drvs run different fetcher inputs: their fingerprints differ
     const verified = (await world.events(good)).find((e) => e.type === 'FodVerified')!.data;
     expect(mismatch.inputsFingerprint).not.toBe(verified.inputsFingerprint);
+
+    // the ledger now lists the output as due (its current drv mismatched): `fod verify --due` re-runs it
+    let lines: string[] = [];
+    for (let i = 0; i < 40 && !lines.some((l) => l.includes(broken)); i++) {
+      lines = await cli('fod', 'verify', '--due', '--json', ...world.flags(), ...NIX_OPTIONS.flatMap((o) => ['--nix-option', o]));
+      if (!lines.some((l) => l.includes(broken))) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ drvPath: broken, result: 'mismatch', actualHash: v2 })]);
+    expect(process.exitCode).toBe(1);
+    process.exitCode = 0;
   });
 
   it('the log of a failed attempt is printed from the service, in full over HTTP, else its tail', async () => {

@@ -39,6 +39,8 @@ export interface FarmWorld {
   events(drvPath: string): Promise<{ type: string; data: Record<string, unknown> }[]>;
   /** a .nix file in the test dir */
   writeNix(name: string, text: string): string;
+  /** the same as command-line flags */
+  flags(): string[];
   /** the env a spawned `buildgraph` needs to reach the service as this farm */
   farmEnv(): Record<string, string>;
   /** an executable that runs `buildgraph post-build-hook` from the sources */
@@ -129,6 +131,9 @@ export async function startFarmWorld(): Promise<FarmWorld> {
         BUILDGRAPH_KEY_FILE: keyFile,
         BUILDGRAPH_STATE_DIR: settings.stateDir,
       };
+    },
+    flags() {
+      return ['--service', nats.url, '--farm', 'farm1', '--machine', 'builder-1', '--key-file', keyFile, '--state-dir', settings.stateDir];
     },
     hookScript() {
       const file = join(dir, 'post-build-hook.sh');
