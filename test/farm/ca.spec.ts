@@ -4,8 +4,8 @@
  * derivation's attempt. The resolved drv path the service derives must be the one Nix printed.
  */
 import { describeWith } from '../support/env';
-import { FarmWorld, nonce, startFarmWorld } from './support';
-import { instantiate } from '../../apps/cli/src/farm/nix-store';
+import { FarmWorld, NIX_OPTIONS, nonce, startFarmWorld } from './support';
+import { instantiate, run } from '../../apps/cli/src/farm/nix-store';
 
 jest.setTimeout(120_000);
 
@@ -52,5 +52,24 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'CA derivations bu
     const aOut = ((await world.events(a)).find((e) => e.type === 'AttemptSucceeded')!.data.outputs as Record<string, string>).out;
     expect(events[2].data.inputRealisations).toEqual({ [`${a}^out`]: aOut });
     expect(events[3].data.outputs).toEqual({ out: r.stdout.trim() });
+  });
+
+  it('plain nix-build with the hook: Nix runs it for the resolved and the unresolved derivation, and the resolution is recorded once', async () => {
+    const file = world.writeNix('ca-hook.nix', caNix(nonce()));
+    const options = [...NIX_OPTIONS, `post-build-hook=${world.hookScript()}`].flatMap((o) => ['--option', ...o.split(/=(.*)/s).slice(0, 2)]);
+    const r = await run('nix-build', [file, '-A', 'b', '--no-out-link', ...CA, ...options]);
+    expect(r.stderr).not.toContain('buildgraph:');
+    expect(r.code).toBe(0);
+    const [b] = await instantiate(file, [...CA, '-A', 'b']);
+    const built = /building '(\/nix\/store\/[^']+-ca-b\.drv)'/.exec(r.stderr)?.[1];
+    expect(built).toBeDefined();
+    expect(built).not.toBe(b);
+    const events = await world.events(b);
+    expect(events.map((e) => e.type)).toEqual(['DerivationRegistered', 'AttemptStarted', 'AttemptResolved', 'AttemptSucceeded']);
+    expect(events[2].data.resolvedDrvPath).toBe(built);
+    expect(events[3].data.outputs).toEqual({ out: r.stdout.trim() });
+    // the resolved derivation's own run, on its own stream, with the same output
+    const resolved = await world.events(built!);
+    expect(resolved.find((e) => e.type === 'AttemptSucceeded')?.data.outputs).toEqual({ out: r.stdout.trim() });
   });
 });
