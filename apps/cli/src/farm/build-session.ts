@@ -93,8 +93,15 @@ export class BuildSession {
         this.out.info(`cannot run nix-store: ${e.message}`);
         resolve(127);
       });
-      child.once('close', (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+      child.once('close', (code, signal) => resolve(code ?? 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)));
     });
+    // Ctrl-C reaches nix-store too (same process group): let it stop its builds, then report how far it got
+    const interrupted = (sig: NodeJS.Signals): void => {
+      this.out.info(`buildgraph: ${sig}: waiting for nix-store to stop, then reporting`);
+      if (child.exitCode === null) child.kill(sig);
+    };
+    process.on('SIGINT', interrupted);
+    process.on('SIGTERM', interrupted);
     for await (const line of lines) {
       for (const ev of parser.parse(line)) {
         switch (ev.type) {
@@ -126,6 +133,8 @@ export class BuildSession {
       }
     }
     const exitCode = await exited;
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await this.finish();
     return {
       exitCode,
