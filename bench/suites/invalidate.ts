@@ -83,6 +83,8 @@ const suite: BenchSuite = async ({ quick }) => {
       poison_to_all_appended_s: round(seconds),
       poison_to_all_appended_cpu_s: round((used.user + used.system) / 1e6),
       plan_only_s: round(planSeconds),
+      policy_plan_s: round(policy.last.planSeconds),
+      policy_append_s: round(policy.last.appendSeconds),
       invalidations_per_s: Math.round(invalidated / seconds),
       read_model_catch_up_s: round(catchUpSeconds, 1),
     },
