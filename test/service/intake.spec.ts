@@ -5,7 +5,7 @@
  * nix-instantiate, nothing is typed by hand.
  */
 import 'reflect-metadata';
-import { commandSubject, querySubject, LIMITS } from '@buildgraph/contracts';
+import { COMMANDS, commandSubject, querySubject, LIMITS } from '@buildgraph/contracts';
 import { parseDerivation } from '@buildgraph/nix';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -183,6 +183,15 @@ describeWith(['nats-server', 'nix-instantiate'], 'the service over NATS and HTTP
       expect(await h.head()).toBe(before);
       const ok = await h.http('POST', '/v1/attempt.start', start('y'), h.keys.farm1);
       expect(ok).toMatchObject({ status: 200, body: { ok: true } });
+    });
+  });
+
+  describe('the OpenAPI document at /docs', () => {
+    it('describes every command route with its body, generated from the wire DTOs', async () => {
+      const doc = await h.http('GET', '/docs-json');
+      const paths = doc.body.paths as Record<string, { post?: { requestBody: { content: Record<string, { schema: { required: string[] } }> } } }>;
+      for (const name of COMMANDS) expect(paths[`/v1/${name}`]?.post).toBeDefined();
+      expect(paths['/v1/attempt.succeed'].post?.requestBody.content['application/json'].schema.required.sort()).toEqual(['attemptId', 'drvPath', 'farm', 'machine', 'outputs']);
     });
   });
 

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ServiceConfig } from './config/config';
+import { addCommandRoutes } from './http/openapi';
 import { natsOptions } from './nats/nats.module';
 import { PlainReplySerializer, RawRequestDeserializer } from './nats/wire-codec';
 
@@ -42,7 +43,7 @@ export async function startService(config: ServiceConfig, opts: { logger?: boole
     .setDescription('Event-sourced record of what Nix build farms did. Commands mirror NATS subjects buildgraph.v1.<name>; every reply is {ok:true,...} or {ok:false,error:{code,message,details}}.')
     .setVersion('1')
     .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+  SwaggerModule.setup('docs', app, () => addCommandRoutes(SwaggerModule.createDocument(app, doc)));
   await app.listen(config.BUILDGRAPH_HTTP_PORT);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.BUILDGRAPH_HTTP_PORT;
