@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
+import { COMMANDS, commandSubject } from '@buildgraph/contracts';
 import { describeWith } from '../support/env';
 
 const root = join(__dirname, '..', '..');
@@ -99,6 +100,19 @@ describe('docker-compose.yml', () => {
     const given = Object.keys(services.nats.environment!);
     expect(referenced).toEqual(expect.arrayContaining(['BUILDGRAPH_NATS_PASSWORD', 'FARM_A_NATS_PASSWORD', 'OPERATOR_NATS_PASSWORD']));
     expect(referenced.filter((v) => !given.includes(v))).toEqual([]);
+  });
+});
+
+describe('infra/nats.conf and the wire contract', () => {
+  it('lets each farm publish exactly the non-operator commands of libs/contracts, and queries', () => {
+    const conf = readFileSync(join(root, 'infra/nats.conf'), 'utf8');
+    const operatorOnly = ['drv.poison', 'drv.clear-failure'];
+    const farmCommands = COMMANDS.filter((c) => !operatorOnly.includes(c)).map(commandSubject);
+    for (const farm of ['farm-a', 'farm-b']) {
+      const block = conf.slice(conf.indexOf(`user: ${farm}`), conf.indexOf('subscribe:', conf.indexOf(`user: ${farm}`)));
+      const allowed = [...block.matchAll(/"(buildgraph\.v1\.[^"]+)"/g)].map((m) => m[1]);
+      expect(allowed.sort()).toEqual([...farmCommands, 'buildgraph.v1.query.>'].sort());
+    }
   });
 });
 
