@@ -100,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   if (errors.length > 0) {
     const first = errors[0];
     const problem = Object.values(first.constraints ?? {})[0] ?? `${first.property} is invalid`;
-    throw new ConfigError(first.property, `invalid setting ${first.property}=${JSON.stringify(String(first.value ?? ''))}: ${problem}`);
+    throw new ConfigError(first.property, `invalid setting ${first.property}=${JSON.stringify(raw[first.property] ?? '')}: ${problem}`);
   }
   return config;
 }

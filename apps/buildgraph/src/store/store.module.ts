@@ -1,7 +1,7 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { describeStoreUrl, EVENT_STORE, EventStore, openEventStore } from '@buildgraph/eventstore';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { ConfigError, SERVICE_CONFIG, ServiceConfig } from '../config/config';
 
 async function open(config: ServiceConfig): Promise<EventStore> {
@@ -13,7 +13,13 @@ async function open(config: ServiceConfig): Promise<EventStore> {
     throw new ConfigError('BUILDGRAPH_STORE', `invalid setting BUILDGRAPH_STORE=${config.BUILDGRAPH_STORE}: ${(e as Error).message}`);
   }
   try {
-    if (target.kind === 'sqlite') mkdirSync(dirname(target.path), { recursive: true });
+    if (target.kind === 'sqlite' && !existsSync(dirname(resolve(target.path)))) {
+      // only our own data dir is created; a store elsewhere must be in a directory that exists
+      // (recursive mkdir is also unsafe on some virtual file systems, e.g. it never returns under /proc)
+      const dataDir = resolve(config.BUILDGRAPH_DATA_DIR);
+      if (!resolve(target.path).startsWith(dataDir + sep)) throw new Error(`directory ${dirname(resolve(target.path))} does not exist`);
+      mkdirSync(dirname(resolve(target.path)), { recursive: true });
+    }
     const store = await openEventStore(config.BUILDGRAPH_STORE);
     log.log(target.kind === 'sqlite' ? `embedded SQLite event store at ${target.path}` : `EventStoreDB at ${target.url.replace(/\/\/[^@]*@/, '//***@')}`);
     return store;
