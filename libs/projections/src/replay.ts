@@ -39,7 +39,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const rs = new ReadStore(tmp, { bulk: true });
   let result: ReplayResult;
   try {
-    const runner = new ProjectionRunner({ events: opts.events, readStore: rs, projections: PROJECTIONS, decode: decodeEvent, flushEvery: 100_000, cacheSize: 300_000, batchSize: 5000 });
+    const runner = new ProjectionRunner({ events: opts.events, readStore: rs, projections: PROJECTIONS, decode: decodeEvent, flushEvery: 25_000, cacheSize: 50_000, batchSize: 5000 });
     const to = typeof opts.to === 'bigint' ? (opts.to < head ? opts.to : head) : head;
     const until = opts.to instanceof Date ? opts.to.getTime() : undefined;
     let count = 0;
