@@ -109,8 +109,11 @@ export class TrustStore {
     return [...this.byName.values()].map((v) => v.key);
   }
 
-  /** The signer of a body, or UNAUTHENTICATED naming why (missing, malformed, unknown key, bad signature). */
-  authenticate(body: string | Uint8Array, header: string | undefined): { ok: true; signer: Signer } | { ok: false; error: WireError } {
+  /**
+   * The trusted key a header names, with the signature to check, or UNAUTHENTICATED naming why
+   * (missing, malformed, unknown key). The signature itself is not checked yet: see authenticate.
+   */
+  identify(header: string | undefined): { ok: true; key: TrustedKey; signature: Buffer } | { ok: false; error: WireError } {
     if (header === undefined || header === '') {
       return { ok: false, error: { code: 'UNAUTHENTICATED', message: 'commands must carry a Buildgraph-Signature header: <keyname>:<base64 ed25519 signature>' } };
     }
@@ -122,9 +125,22 @@ export class TrustStore {
     if (!entry) {
       return { ok: false, error: { code: 'UNAUTHENTICATED', message: `key ${parsed.keyName} is not trusted`, details: { keyName: parsed.keyName } } };
     }
-    if (!entry.verify(body, parsed.signature)) {
-      return { ok: false, error: { code: 'UNAUTHENTICATED', message: `signature by ${parsed.keyName} does not match the request body`, details: { keyName: parsed.keyName } } };
+    return { ok: true, key: entry.key, signature: parsed.signature };
+  }
+
+  /** The outcome once the signature of an identified key has been checked (here or on another thread). */
+  static outcome(key: TrustedKey, signature: Buffer, valid: boolean): { ok: true; signer: Signer } | { ok: false; error: WireError } {
+    if (!valid) {
+      return { ok: false, error: { code: 'UNAUTHENTICATED', message: `signature by ${key.name} does not match the request body`, details: { keyName: key.name } } };
     }
-    return { ok: true, signer: { keyName: parsed.keyName, role: entry.key.role, signature: parsed.signature.toString('base64') } };
+    return { ok: true, signer: { keyName: key.name, role: key.role, signature: signature.toString('base64') } };
+  }
+
+  /** The signer of a body, or UNAUTHENTICATED naming why (missing, malformed, unknown key, bad signature). */
+  authenticate(body: string | Uint8Array, header: string | undefined): { ok: true; signer: Signer } | { ok: false; error: WireError } {
+    const id = this.identify(header);
+    if (!id.ok) return id;
+    const entry = this.byName.get(id.key.name)!;
+    return TrustStore.outcome(id.key, id.signature, entry.verify(body, id.signature));
   }
 }

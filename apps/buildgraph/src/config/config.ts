@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 
 /**
@@ -56,6 +57,13 @@ export class ServiceConfig {
   @Min(0, { message: 'BUILDGRAPH_SHUTDOWN_GRACE_MS must be >= 0' })
   BUILDGRAPH_SHUTDOWN_GRACE_MS!: number;
 
+  /** worker threads verifying signatures (0: on the main thread) */
+  @Type(() => Number)
+  @IsInt({ message: 'BUILDGRAPH_VERIFY_THREADS must be an integer' })
+  @Min(0, { message: 'BUILDGRAPH_VERIFY_THREADS must be 0-16' })
+  @Max(16, { message: 'BUILDGRAPH_VERIFY_THREADS must be 0-16' })
+  BUILDGRAPH_VERIFY_THREADS!: number;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'BUILDGRAPH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' })
   BUILDGRAPH_LOG_LEVEL!: string;
 }
@@ -68,7 +76,9 @@ export const DEFAULTS = {
   BUILDGRAPH_FOD_REVERIFY_DAYS: '30',
   BUILDGRAPH_SHUTDOWN_GRACE_MS: '10000',
   BUILDGRAPH_LOG_LEVEL: 'info',
-} as const;
+  // one core stays with the event loop; up to 4 verify signatures
+  BUILDGRAPH_VERIFY_THREADS: String(Math.max(0, Math.min(4, cpus().length - 1))),
+};
 
 export class ConfigError extends Error {
   readonly code = 'INVALID_CONFIG';

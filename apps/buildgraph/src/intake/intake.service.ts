@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { authorize, CommandName, errorReply, LIMITS, parseCommand, Reply, TrustStore } from '@buildgraph/contracts';
+import { authorize, CommandName, errorReply, LIMITS, parseCommand, Reply } from '@buildgraph/contracts';
 import { createHash } from 'node:crypto';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
-import { TRUST_STORE } from '../trust/trust';
+import { SignatureChecker } from '../trust/signature-checker';
 import { CommandExecutor } from './command-executor';
 
 /**
@@ -19,7 +19,7 @@ export class IntakeService implements BeforeApplicationShutdown {
   private drained?: () => void;
 
   constructor(
-    @Inject(TRUST_STORE) private readonly trust: TrustStore,
+    private readonly signatures: SignatureChecker,
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
     private readonly executor: CommandExecutor,
     private readonly metrics: MetricsService,
@@ -49,7 +49,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     if (bytes > LIMITS.requestBytes) {
       return errorReply('PAYLOAD_TOO_LARGE', `request body is ${bytes} bytes; the limit is ${LIMITS.requestBytes}`, { bytes, limit: LIMITS.requestBytes });
     }
-    const auth = this.trust.authenticate(body, signature);
+    const auth = await this.signatures.authenticate(body, signature);
     if (!auth.ok) return { ok: false, error: auth.error };
     const parsed = parseCommand(name, body);
     if (!parsed.ok) return { ok: false, error: parsed.error };
