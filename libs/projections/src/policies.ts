@@ -41,7 +41,7 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
   /** ResultInvalidated events appended (or found already appended) since start. */
   appended = 0;
   /** seconds spent planning and appending the last poisoning (for metrics and benchmarks) */
-  last = { planSeconds: 0, appendSeconds: 0, events: 0 };
+  last = { startedAt: 0n, planSeconds: 0, appendSeconds: 0, events: 0 };
 
   async handle(event: DomainEvent, ctx: ProcessorContext): Promise<void> {
     if (event.type !== 'ResultPoisoned') return;
@@ -60,7 +60,7 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
       this.appended += level.length;
     }
     const done = process.hrtime.bigint();
-    this.last = { planSeconds: Number(appending - planned) / 1e9, appendSeconds: Number(done - appending) / 1e9, events };
+    this.last = { startedAt: planned, planSeconds: Number(appending - planned) / 1e9, appendSeconds: Number(done - appending) / 1e9, events };
   }
 }
 
