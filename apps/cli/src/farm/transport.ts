@@ -42,9 +42,17 @@ class NatsTransport implements Transport {
     private readonly timeoutMs: number,
   ) {}
 
-  private async connection(): Promise<NatsConnection | string> {
-    if (this.nc && !this.nc.isClosed()) return this.nc;
-    if (Date.now() < this.downUntil) return this.lastReason;
+  private connecting?: Promise<NatsConnection | string>;
+
+  /** One connection per transport: concurrent requests share the attempt to connect (a leaked one would keep the process alive). */
+  private connection(): Promise<NatsConnection | string> {
+    if (this.nc && !this.nc.isClosed()) return Promise.resolve(this.nc);
+    if (Date.now() < this.downUntil) return Promise.resolve(this.lastReason);
+    this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async connect(): Promise<NatsConnection | string> {
     try {
       this.nc = await connect({ servers: this.servers.split(','), timeout: this.timeoutMs, reconnect: false, name: 'buildgraph-farm' });
       return this.nc;
@@ -80,6 +88,7 @@ class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    await this.connecting;
     if (this.nc && !this.nc.isClosed()) await this.nc.close();
   }
 }
