@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describeWith } from '../support/env';
-import { FarmWorld, NIX_OPTIONS, nonce, ROOT, startFarmWorld } from './support';
+import { FarmWorld, graphNix, NIX_OPTIONS, nonce, ROOT, startFarmWorld } from './support';
 import { instantiate } from '../../apps/cli/src/farm/nix-store';
 
 jest.setTimeout(120_000);
@@ -16,6 +16,31 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'the buildgraph ni
     world = await startFarmWorld();
   });
   afterAll(async () => world?.close());
+
+  /** `buildgraph nix-build ARGS` as a child process with the farm's settings in its environment. */
+  function buildgraph(...args: string[]): { child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; stderr: string }> } {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps/cli/src/main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...world.farmEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr }))) };
+  }
+
+  it('a failed build exits like nix-store (100) and so does the next run, stopped at the cached failure without building', async () => {
+    const file = world.writeNix('fails.nix', graphNix(nonce()));
+    const nixOptions = NIX_OPTIONS.flatMap((o) => ['--nix-option', o]);
+    const first = await buildgraph('nix-build', file, '-A', 'broken', ...nixOptions).exited;
+    expect(first.code).toBe(100);
+    expect(first.stderr).toContain('undefined reference to frobnicate');
+    expect(first.stderr).not.toContain('failure is cached');
+    const second = await buildgraph('nix-build', file, '-A', 'broken', ...nixOptions).exited;
+    expect(second.code).toBe(100);
+    expect(second.stderr).toContain('failed before; the failure is cached');
+    expect(second.stderr).not.toContain('building \'');
+  });
 
   it('interrupted with Ctrl-C, it stops Nix and reports the attempt it cut short', async () => {
     const file = world.writeNix(

@@ -122,6 +122,8 @@ export class BuildSession {
             const a = this.attemptFor(ev.drvPath);
             if (a && !a.failure) a.failure = { status: ev.status, exitCode: ev.exitCode, message: ev.message };
             this.out.info(`error: ${ev.message}`);
+            // Nix leaves the log out of its message when verbose (-v, which we pass): show its end as Nix would
+            if (a && a.log.length > 0 && !this.opts.printBuildLogs) this.out.info(['       last 10 log lines:', ...a.log.slice(-10).map((l) => `       > ${l}`)].join('\n'));
             break;
           }
           case 'build-stopped':
