@@ -2,9 +2,9 @@
  * The invalidation policy, on a real event store: poisoning a result invalidates exactly the results
  * built on top of it, transitively and in topological order, and two replicas append no duplicates.
  */
-import { fromStored, type ResultInvalidated } from '@buildgraph/domain';
+import { CONSUMERS, UNREPORTED, fromStored, planInvalidation, type ResultInvalidated, type ResultPoisoned } from '@buildgraph/domain';
 import { join } from 'node:path';
-import { InvalidationPolicy, PROJECTIONS, ProjectionRunner, ReadStore, decodeEvent, drvState } from '@buildgraph/projections';
+import { InvalidationPolicy, PROJECTIONS, PrefixIndex, ProjectionRunner, ReadStore, consumersOf, decodeEvent, drvState, unreportedConsumersOf } from '@buildgraph/projections';
 import { Farm, type Drv } from './support';
 import { openLive, type Live } from './live';
 
@@ -62,6 +62,22 @@ describe('invalidation policy', () => {
     expect(drvState(rs, w.silent.drvPath)?.status).toBe('invalidated');
     expect(drvState(rs, w.otherApp.drvPath)?.status).toBe('valid');
     expect(drvState(rs, w.otherLib.drvPath)?.status).toBe('valid');
+  });
+
+  it('a walk that loads the whole consumer index at once plans the same invalidations as one that seeks', async () => {
+    const w = world();
+    await live.append(w.farm.log);
+    const { runner, rs } = live.runner('read');
+    await runner.catchUp();
+    const root = w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out]) as ResultPoisoned;
+    const plan = (bulkAfter: number) => {
+      const consumers = new PrefixIndex(rs, CONSUMERS, (p) => consumersOf(rs, p), bulkAfter);
+      const unreported = new PrefixIndex(rs, UNREPORTED, (d) => unreportedConsumersOf(rs, d), bulkAfter);
+      return planInvalidation(root, { drvState: (d) => drvState(rs, d), consumersOf: (p) => consumers.lookup(p), unreportedConsumersOf: (d) => unreported.lookup(d) });
+    };
+    const seeking = plan(Infinity);
+    expect(seeking.flat().map((e) => e.data.drvPath).sort()).toEqual([w.app.drvPath, w.tool.drvPath, w.silent.drvPath].sort());
+    expect(plan(1)).toEqual(seeking);
   });
 
   it('two replicas running the policy on one store append each invalidation once', async () => {

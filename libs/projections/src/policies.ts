@@ -3,7 +3,9 @@
  * @buildgraph/domain (planInvalidation, groupPolicy); here they only read the read store and append.
  */
 import {
+  CONSUMERS,
   DRV_STATE,
+  UNREPORTED,
   decideDrv,
   decideGroup,
   drvStreamName,
@@ -15,8 +17,10 @@ import {
   groupStreamName,
   initialDrvState,
   initialGroupState,
+  parseConsumerKey,
   planInvalidation,
   toStored,
+  type AttemptRef,
   type DomainEvent,
   type DrvEvent,
   type DrvStateDoc,
@@ -43,13 +47,18 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
   /** seconds spent planning and appending the last poisoning (for metrics and benchmarks) */
   last = { startedAt: 0n, planSeconds: 0, appendSeconds: 0, events: 0 };
 
+  /** `bulkAfter`: index lookups in one walk after which the whole index is scanned once instead (PrefixIndex). */
+  constructor(private readonly opts: { bulkAfter?: number } = {}) {}
+
   async handle(event: DomainEvent, ctx: ProcessorContext): Promise<void> {
     if (event.type !== 'ResultPoisoned') return;
     const planned = process.hrtime.bigint();
+    const consumers = new PrefixIndex(ctx.store, CONSUMERS, (p) => consumersOf(ctx.store, p), this.opts.bulkAfter);
+    const unreported = new PrefixIndex(ctx.store, UNREPORTED, (d) => unreportedConsumersOf(ctx.store, d), this.opts.bulkAfter);
     const levels = planInvalidation(event, {
       drvState: (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
-      consumersOf: (p) => consumersOf(ctx.store, p),
-      unreportedConsumersOf: (d) => unreportedConsumersOf(ctx.store, d),
+      consumersOf: (p) => consumers.lookup(p),
+      unreportedConsumersOf: (d) => unreported.lookup(d),
     });
     const appending = process.hrtime.bigint();
     let events = 0;
@@ -61,6 +70,51 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
     }
     const done = process.hrtime.bigint();
     this.last = { startedAt: planned, planSeconds: Number(appending - planned) / 1e9, appendSeconds: Number(done - appending) / 1e9, events };
+  }
+}
+
+/**
+ * Lookups by the first part of an index key (`<a> <drvPath> <attemptId>`). A walk that needs many
+ * of them (a stdenv poisoning: ~100k) is cheaper with one ordered scan of the whole index than with
+ * as many B-tree seeks, so after `threshold` lookups the index is loaded into memory, unless it has
+ * more than `maxRows` rows (then it keeps seeking).
+ */
+export class PrefixIndex {
+  private calls = 0;
+  private loaded: Map<string, AttemptRef[]> | undefined;
+  private tooBig = false;
+
+  constructor(
+    private readonly store: ReadStore,
+    private readonly model: string,
+    private readonly seek: (prefix: string) => AttemptRef[],
+    private readonly threshold = 2000,
+    private readonly maxRows = 5_000_000,
+  ) {}
+
+  lookup(prefix: string): AttemptRef[] {
+    if (this.loaded) return this.loaded.get(prefix) ?? [];
+    if (++this.calls >= this.threshold && !this.tooBig) {
+      this.loaded = this.load();
+      if (this.loaded) return this.loaded.get(prefix) ?? [];
+    }
+    return this.seek(prefix);
+  }
+
+  private load(): Map<string, AttemptRef[]> | undefined {
+    const map = new Map<string, AttemptRef[]>();
+    let rows = 0;
+    for (const key of this.store.allKeys(this.model)) {
+      if (++rows > this.maxRows) {
+        this.tooBig = true;
+        return undefined;
+      }
+      const { storePath, drvPath, attemptId } = parseConsumerKey(key);
+      const refs = map.get(storePath);
+      if (refs) refs.push({ drvPath, attemptId });
+      else map.set(storePath, [{ drvPath, attemptId }]);
+    }
+    return map;
   }
 }
 

@@ -97,6 +97,12 @@ export class ReadStore implements DocReader {
     return this.keysStmt.all(model, prefix, prefix + '\uffff');
   }
 
+  /** Every key of a model, in key order, without the documents (one sequential scan). */
+  *allKeys(model: string): IterableIterator<string> {
+    const stmt = this.db.prepare<[string], string>('SELECT key FROM docs WHERE model = ? ORDER BY key').pluck();
+    yield* stmt.iterate(model);
+  }
+
   private scanStmt: Database.Statement<[string, string, string], { key: string; json: string }> | undefined;
   private keysStmt: Database.Statement<[string, string, string], string> | undefined;
 
