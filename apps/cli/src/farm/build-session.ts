@@ -7,6 +7,9 @@ import { WRAPPED_ENV } from './options';
 import { invalidPaths, readBuildLog, readStoreDrv, realisations, StoreDrv } from './nix-store';
 import { failAttempt, Report, resolveAttempt, startAttempt, succeedAttempt } from './reports';
 
+/** How long a start report may wait for others to go out with it. */
+const FLUSH_DELAY_MS = 100;
+
 /** Bytes of build log kept per attempt in memory (the end; the wire takes half of this). */
 const LOG_KEEP_BYTES = 1024 * 1024;
 
@@ -72,10 +75,19 @@ export class BuildSession {
     }
   }
 
+  private flushTimer?: NodeJS.Timeout;
+
+  /**
+   * Queued now, sent in the background a moment later: starts that come close together (Nix starting
+   * a batch of quick builds) go out as one wave instead of one round trip each. The final flush
+   * sends whatever is still queued.
+   */
   private report(...reports: Report[]): void {
     this.client.enqueue(...reports);
-    // sent in the background, in order; the final flush waits for it
-    void this.client.flush().catch(() => undefined);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.client.flush().catch(() => undefined);
+    }, FLUSH_DELAY_MS);
   }
 
   async realise(roots: string[], nixArgs: string[]): Promise<RealiseResult> {
@@ -135,9 +147,11 @@ export class BuildSession {
       }
     }
     const exitCode = await exited;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
-    await this.finish();
+    await this.finish(exitCode === 0);
     return {
       exitCode,
       attempts: [...this.attempts.values()].map((a) => ({
@@ -194,11 +208,12 @@ export class BuildSession {
   }
 
   /** After Nix exits: every attempt ends, as a success (its outputs are valid) or a failure. */
-  private async finish(): Promise<void> {
+  private async finish(nixSucceeded: boolean): Promise<void> {
     const pending = [...this.attempts.values()].filter((a) => !a.reported);
     const outputs = new Map<Attempt, Record<string, string>>();
     for (const a of pending) if (!a.failure) outputs.set(a, await this.outputsOf(this.drvOf(a.drvPath)));
-    const invalid = await invalidPaths([...outputs.values()].flatMap((o) => Object.values(o)));
+    // nix-store exits 0 only when every build it started succeeded and registered its outputs
+    const invalid = nixSucceeded ? new Set<string>() : await invalidPaths([...outputs.values()].flatMap((o) => Object.values(o)));
     const now = new Date().toISOString();
     const reports: Report[] = [];
     for (const a of pending) {

@@ -23,6 +23,8 @@ export interface NixBuildResult extends Partial<RealiseResult> {
   skipped: string[];
   /** reports still queued (service unreachable) */
   queued: number;
+  /** seconds spent before Nix started, while it ran, and reporting after it exited */
+  timings?: { prepareS: number; realiseS: number; reportS: number };
 }
 
 /** Exit code when a cached failure stops the build: Nix's own code for "some builds failed". */
@@ -60,6 +62,8 @@ async function toBuild(closure: StoreDrv[]): Promise<StoreDrv[]> {
  * is reported. The service being down never stops a build: reports wait in the outbox.
  */
 export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: SessionOutput): Promise<NixBuildResult> {
+  const t0 = process.hrtime.bigint();
+  const since = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e9;
   const rootPaths = await roots(opts.targets, opts.instantiateArgs);
   const closure = drvClosure(rootPaths);
   const building = await toBuild(closure);
@@ -105,9 +109,11 @@ export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: S
     }
   }
   const session = new BuildSession(client, closure, out, { printBuildLogs: opts.printBuildLogs });
+  const t1 = process.hrtime.bigint();
   const result = await session.realise(rootPaths, opts.realiseArgs);
+  const t2 = process.hrtime.bigint();
   const final = await client.flush();
   if (final.unreachable) out.info(`buildgraph: ${final.remaining} report(s) queued in ${client.outbox.file} (${final.unreachable}); they are sent on the next run`);
   for (const r of final.rejected) out.info(`buildgraph: the service refused a ${r.command}: ${r.code}: ${r.message}`);
-  return { ...result, skipped: [], queued: final.remaining };
+  return { ...result, skipped: [], queued: final.remaining, timings: { prepareS: Number(t1 - t0) / 1e9, realiseS: Number(t2 - t1) / 1e9, reportS: since(t2) } };
 }
