@@ -78,4 +78,25 @@ describeWith(['nix-build', 'nix-instantiate', 'nats-server'], 'a farm reporting 
       expect((await world.events(drv)).map((e) => e.type)).toEqual(['DerivationRegistered', 'AttemptStarted', 'AttemptSucceeded']);
     }
   });
+
+  it('with the service down the hook still lets Nix finish, and its reports go out with the next hook run', async () => {
+    const file = world.writeNix('hook-outage.nix', graphNix(nonce()));
+    const options = [...NIX_OPTIONS, `post-build-hook=${world.hookScript()}`].flatMap((o) => ['--option', ...o.split(/=(.*)/s).slice(0, 2)]);
+    await world.stopService();
+    let down;
+    try {
+      down = await run('nix-build', [file, '-A', 'lib', '--no-out-link', ...options]);
+    } finally {
+      await world.startService();
+    }
+    expect(down.code).toBe(0);
+    expect(down.stderr).toMatch(/report\(s\) queued in .*outbox\.sqlite, sent on the next run/);
+    const up = await run('nix-build', [file, '-A', 'app', '--no-out-link', ...options]);
+    expect(up.code).toBe(0);
+    const [lib] = await instantiate(file, ['-A', 'lib']);
+    const [app] = await instantiate(file, ['-A', 'app']);
+    for (const drv of [lib, app]) {
+      expect((await world.events(drv)).map((e) => e.type)).toEqual(['DerivationRegistered', 'AttemptStarted', 'AttemptSucceeded']);
+    }
+  });
 });
