@@ -2,7 +2,7 @@
  * The invalidation policy, on a real event store: poisoning a result invalidates exactly the results
  * built on top of it, transitively and in topological order, and two replicas append no duplicates.
  */
-import { CONSUMERS, UNREPORTED, fromStored, planInvalidation, type ResultInvalidated, type ResultPoisoned } from '@buildgraph/domain';
+import { CONSUMERS, UNREPORTED, fromStored, planInvalidation, topologicalLevels, type ResultInvalidated, type ResultPoisoned } from '@buildgraph/domain';
 import { join } from 'node:path';
 import { InvalidationPolicy, PROJECTIONS, PrefixIndex, ProjectionRunner, ReadStore, consumersOf, decodeEvent, drvState, unreportedConsumersOf } from '@buildgraph/projections';
 import { Farm, type Drv } from './support';
@@ -31,6 +31,16 @@ function world(): { farm: Farm; lib: Drv; app: Drv; tool: Drv; otherLib: Drv; ot
   farm.built(silent, 's1', { consumed: 'none' });
   return { farm, lib, app, tool, otherLib, otherApp, silent };
 }
+
+describe('topological levels', () => {
+  it('a diamond comes out in three levels, a repeated edge changes nothing, a cycle comes last', () => {
+    // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3 (and 0 -> 1 twice)
+    const sorted = (levels: number[][]) => levels.map((l) => [...l].sort());
+    expect(sorted(topologicalLevels([[1, 2, 1], [3], [3], []]))).toEqual([[0], [1, 2], [3]]);
+    // 0 -> 1 -> 2 -> 1
+    expect(sorted(topologicalLevels([[1], [2], [1]]))).toEqual([[0], [1, 2]]);
+  });
+});
 
 describe('invalidation policy', () => {
   let live: Live;

@@ -23,7 +23,12 @@ export interface InvalidationView {
 }
 
 interface Affected {
+  /** dense index, for the topological sort */
+  index: number;
+  drvPath: string;
   because: { drvPath: string; outputPath: string };
+  /** indexes of the affected drvs that consumed this one's outputs */
+  consumers: number[];
   attemptIds: Set<string>;
   outputPaths: Set<string>;
 }
@@ -40,8 +45,7 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
     },
   };
   const affected = new Map<string, Affected>();
-  /** producer drv -> consumer drvs, among affected drvs (the root excluded) */
-  const edges = new Map<string, Set<string>>();
+  const byIndex: Affected[] = [];
   const seenPaths = new Set<string>();
   const fellBack = new Set<string>();
   const work: { path: string; from: string }[] = [];
@@ -56,14 +60,12 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
     if (!result) return; // not a valid result any more: nothing to invalidate
     let entry = affected.get(drvPath);
     if (!entry) {
-      entry = { because: { drvPath: from, outputPath }, attemptIds: new Set(), outputPaths: new Set() };
+      entry = { index: byIndex.length, drvPath, because: { drvPath: from, outputPath }, consumers: [], attemptIds: new Set(), outputPaths: new Set() };
       affected.set(drvPath, entry);
+      byIndex.push(entry);
     }
-    if (from !== rootDrv) {
-      let out = edges.get(from);
-      if (!out) edges.set(from, (out = new Set()));
-      out.add(drvPath);
-    }
+    // an edge producer -> consumer among affected drvs (duplicates only add to the in-degree count twice, symmetrically)
+    if (from !== rootDrv) affected.get(from)!.consumers.push(entry.index);
     if (entry.attemptIds.has(attemptId)) return;
     entry.attemptIds.add(attemptId);
     for (const p of Object.values(result.outputs)) {
@@ -90,8 +92,8 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
     causationId: root.id,
     recordedAt: root.metadata.recordedAt,
   };
-  const eventFor = (drvPath: string): ResultInvalidated => {
-    const a = affected.get(drvPath)!;
+  const eventFor = (a: Affected): ResultInvalidated => {
+    const drvPath = a.drvPath;
     return makeEvent(
       'ResultInvalidated',
       {
@@ -105,36 +107,40 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
       meta,
     );
   };
-  return topologicalLevels([...affected.keys()], edges).map((level) => level.map(eventFor));
+  return topologicalLevels(byIndex.map((a) => a.consumers)).map((level) => level.map((i) => byIndex[i]).sort(byDrvPath).map(eventFor));
 }
 
-/** Kahn's algorithm by levels; each level sorted so the plan is the same on every replica. */
-export function topologicalLevels(nodes: readonly string[], edges: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
-  const indegree = new Map<string, number>(nodes.map((n) => [n, 0]));
-  for (const [from, tos] of edges) {
-    if (!indegree.has(from)) continue;
-    for (const to of tos) if (indegree.has(to)) indegree.set(to, indegree.get(to)! + 1);
-  }
-  const levels: string[][] = [];
-  let current = nodes.filter((n) => indegree.get(n) === 0);
+function byDrvPath(a: Affected, b: Affected): number {
+  return a.drvPath < b.drvPath ? -1 : a.drvPath > b.drvPath ? 1 : 0;
+}
+
+/**
+ * Kahn's algorithm by levels over nodes 0..n-1 (`consumers[i]`: the nodes that depend on i; a repeated
+ * edge counts twice on both sides, so it is harmless). Returns node indexes per level.
+ */
+export function topologicalLevels(consumers: readonly (readonly number[])[]): number[][] {
+  const n = consumers.length;
+  const indegree = new Int32Array(n);
+  for (const tos of consumers) for (const to of tos) indegree[to]++;
+  const levels: number[][] = [];
+  let current: number[] = [];
+  for (let i = 0; i < n; i++) if (indegree[i] === 0) current.push(i);
   let placed = 0;
   while (current.length > 0) {
-    current.sort();
     levels.push(current);
     placed += current.length;
-    const next: string[] = [];
-    for (const n of current) {
-      for (const to of edges.get(n) ?? []) {
-        if (!indegree.has(to)) continue;
-        const d = indegree.get(to)! - 1;
-        indegree.set(to, d);
-        if (d === 0) next.push(to);
-      }
+    const next: number[] = [];
+    for (const i of current) {
+      for (const to of consumers[i]) if (--indegree[to] === 0) next.push(to);
     }
     current = next;
   }
   // a cycle cannot come from real builds (an attempt consumes what existed before it); if the log
   // says otherwise, still invalidate those results, last
-  if (placed < nodes.length) levels.push(nodes.filter((n) => indegree.get(n)! > 0).sort());
+  if (placed < n) {
+    const rest: number[] = [];
+    for (let i = 0; i < n; i++) if (indegree[i] > 0) rest.push(i);
+    levels.push(rest);
+  }
   return levels;
 }
