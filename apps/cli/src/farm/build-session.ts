@@ -221,12 +221,11 @@ export class BuildSession {
       const outs = outputs.get(a);
       const wanted = Object.keys(d.drv.outputs);
       const ok = outs !== undefined && wanted.every((n) => outs[n] !== undefined && !invalid.has(outs[n]));
-      if (a.builtDrvPath !== a.drvPath) {
-        const inputRealisations = await this.inputRealisations(d);
-        reports.push(resolveAttempt(this.client.settings, { attemptId: a.attemptId, drvPath: a.drvPath, inputRealisations }));
-      }
+      const resolved = a.builtDrvPath !== a.drvPath;
+      const inputRealisations = resolved || ok ? await this.inputRealisations(d) : {};
+      if (resolved) reports.push(resolveAttempt(this.client.settings, { attemptId: a.attemptId, drvPath: a.drvPath, inputRealisations }));
       if (ok && outs) {
-        reports.push(succeedAttempt(this.client.settings, { attemptId: a.attemptId, drvPath: a.drvPath, outputs: outs, inputRealisations: await this.inputRealisations(d), finishedAt: now }));
+        reports.push(succeedAttempt(this.client.settings, { attemptId: a.attemptId, drvPath: a.drvPath, outputs: outs, inputRealisations, finishedAt: now }));
       } else {
         const failure = a.failure ?? { status: 'MiscFailure', message: `nix-store stopped before '${a.builtDrvPath}' finished` };
         const log = a.log.length > 0 ? a.log.join('\n') : ((await readBuildLog(a.builtDrvPath)) ?? '');
