@@ -60,6 +60,9 @@ export class ReadStore implements DocReader {
           this.db.pragma('synchronous = NORMAL');
         }
         this.db.pragma(`cache_size = -${opts.bulk ? 131072 : 65536}`);
+        // the live store is read at random (policies walk thousands of documents): mapped pages spare
+        // a read() per page; replay (bulk) keeps its memory to the page cache
+        if (!opts.bulk) this.db.pragma('mmap_size = 1073741824');
         this.db.exec(`
           CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
           CREATE TABLE IF NOT EXISTS docs (model TEXT NOT NULL, key TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (model, key)) WITHOUT ROWID;
