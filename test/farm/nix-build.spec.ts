@@ -134,3 +134,22 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'buildgraph nix-bu
     }
   });
 });
+
+describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'buildgraph nix-build over HTTP', () => {
+  let world: FarmWorld;
+  beforeAll(async () => {
+    world = await startFarmWorld();
+  });
+  afterAll(async () => world?.close());
+
+  it('the same reports and the same cached failure work with an http:// service address', async () => {
+    const file = world.writeNix('http.nix', graphNix(nonce()));
+    const client = world.client({ serviceUrl: world.service()!.url, stateDir: `${world.dir}/http-state` });
+    const [broken] = await instantiate(file, ['-A', 'broken']);
+    const first = await world.build(client, { targets: [broken] });
+    expect(first.queued).toBe(0);
+    expect((await world.events(broken)).map((e) => e.type)).toEqual(['DerivationRegistered', 'AttemptStarted', 'AttemptFailed']);
+    const second = await world.build(client, { targets: [broken] });
+    expect(second).toMatchObject({ exitCode: 100, skipped: [broken] });
+  });
+});

@@ -115,8 +115,14 @@ class HttpTransport implements Transport {
 
   /** Only the queries with an HTTP route; the others answer UNKNOWN_SUBJECT so callers fall back. */
   async query(name: QueryName, params: Record<string, string>): Promise<Delivery> {
-    if (name === 'drv' && params.hashPart) return this.fetch(`/v1/drvs/${encodeURIComponent(params.hashPart)}`, { method: 'GET' });
-    if (name === 'events' && params.hashPart) return this.fetch(`/v1/drvs/${encodeURIComponent(params.hashPart)}/events`, { method: 'GET' });
+    const drv = params.hashPart ? `/v1/drvs/${encodeURIComponent(params.hashPart)}` : undefined;
+    if (name === 'drv' && drv) return this.fetch(drv, { method: 'GET' });
+    if (name === 'events' && drv) return this.fetch(`${drv}/events`, { method: 'GET' });
+    if (name === 'should-build' && drv) return this.fetch(`${drv}/should-build`, { method: 'GET' });
+    if (name === 'fods-due') {
+      const q = params.olderThanDays ? `?olderThanDays=${encodeURIComponent(params.olderThanDays)}` : '';
+      return this.fetch(`/v1/fods/due${q}`, { method: 'GET' });
+    }
     return { kind: 'reply', reply: { ok: false, error: { code: 'UNKNOWN_SUBJECT', message: `query ${name} has no HTTP route` } } };
   }
 
