@@ -77,6 +77,10 @@ export class NixLogParser {
     } catch {
       return [{ type: 'message', level: 0, text: line }];
     }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return [{ type: 'message', level: 0, text: line }];
+    const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+    const num = (x: unknown): number | undefined => (typeof x === 'number' ? x : undefined);
+    v = { action: str(v.action), id: num(v.id), type: num(v.type), level: num(v.level), text: str(v.text), msg: str(v.msg), raw_msg: str(v.raw_msg), fields: v.fields };
     const fields = Array.isArray(v.fields) ? v.fields : [];
     switch (v.action) {
       case 'start': {
