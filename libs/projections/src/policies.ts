@@ -24,10 +24,11 @@ import {
   type DomainEvent,
   type DrvEvent,
   type DrvStateDoc,
+  type ResultInvalidated,
   type GroupEvent,
   type PolicyCommand,
 } from '@buildgraph/domain';
-import { isEventStoreError, type EventStore } from '@buildgraph/eventstore';
+import { SqliteEventStore, isEventStoreError, type EventStore } from '@buildgraph/eventstore';
 import { attemptTrace, consumersOf, group, openGroups, unreportedConsumersOf } from './queries';
 import { PROJECTIONS, decodeEvent } from './models';
 import type { ReadStore } from './read-store';
@@ -36,9 +37,8 @@ import { ProjectionRunner, type Processor, type ProcessorContext } from './runne
 export type PolicyLog = (message: string, details?: Record<string, unknown>) => void;
 
 /**
- * On ResultPoisoned: plan the invalidations from the build trace and append them level by level
- * (a level's appends go out together and the SQLite store commits them in one transaction; the next
- * level waits, so the log keeps topological order). Ids are deterministic: replicas dedupe.
+ * On ResultPoisoned: plan the invalidations from the build trace and append them in topological
+ * order (see handle). Ids are deterministic: replicas dedupe.
  */
 export class InvalidationPolicy implements Processor<DomainEvent> {
   readonly name = 'invalidation';
@@ -62,11 +62,23 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
     });
     const appending = process.hrtime.bigint();
     let events = 0;
-    for (const level of levels) {
-      events += level.length;
-      // built by the plan from plain JSON data: no undefined fields, so no toStored round trip
-      await Promise.all(level.map((e) => ctx.events.append(drvStreamName(e.data.drvPath), [{ id: e.id, type: e.type, data: e.data, metadata: { ...e.metadata } }], 'any')));
-      this.appended += level.length;
+    // built by the plan from plain JSON data: no undefined fields, so no toStored round trip
+    const append = (e: ResultInvalidated) =>
+      ctx.events.append(drvStreamName(e.data.drvPath), [{ id: e.id, type: e.type, data: e.data, metadata: { ...e.metadata } }], 'any');
+    if (ctx.events instanceof SqliteEventStore) {
+      // the SQLite store commits concurrent appends in arrival order (docs/eventstore.md, group
+      // commit): issued level by level in one go, they land in topological order, in a few commits
+      const all = levels.flat();
+      events = all.length;
+      await Promise.all(all.map(append));
+      this.appended += all.length;
+    } else {
+      // elsewhere concurrent appends may land in any order: each level waits for the one before
+      for (const level of levels) {
+        events += level.length;
+        await Promise.all(level.map(append));
+        this.appended += level.length;
+      }
     }
     const done = process.hrtime.bigint();
     this.last = { startedAt: planned, planSeconds: Number(appending - planned) / 1e9, appendSeconds: Number(done - appending) / 1e9, events };
