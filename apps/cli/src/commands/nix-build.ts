@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
+import { CliError, EXIT_BAD_INPUT } from '../cli-error';
 import { FarmClient } from '../farm/client';
 import { nixBuild } from '../farm/nix-build';
 import { farmOptionsOf, withFarmOptions } from '../farm/options';
@@ -9,7 +10,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 function pair(flag: string, v: string): [string, string] {
   const eq = v.indexOf('=');
-  if (eq <= 0) throw new Error(`${flag} takes NAME=VALUE, got ${JSON.stringify(v)}`);
+  if (eq <= 0) throw new CliError(`${flag} takes NAME=VALUE, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
   return [v.slice(0, eq), v.slice(eq + 1)];
 }
 
@@ -35,6 +36,7 @@ export function registerNixBuild(program: Command): void {
     .option('-j, --max-jobs <n>', 'builds in parallel')
     .option('--check', 'rebuild derivations already built and compare')
     .option('--rebuild-failed', 'build derivations whose failure the service has cached')
+    .option('--wait-retry <seconds>', "wait up to this long for a transient failure's retry time, then build it (default 0)")
     .option('-L, --print-build-logs', 'print the build logs')
     .option('--realise-arg <arg>', 'an argument passed to nix-store --realise unchanged (repeatable)', collect, [])
     .addHelpText('after', '\nExit codes: nix-store\'s; 100 when a cached failure stopped the build; 2 for bad input.')
@@ -51,13 +53,15 @@ export function registerNixBuild(program: Command): void {
       if (typeof opts.maxJobs === 'string') realiseArgs.push('--max-jobs', opts.maxJobs);
       if (opts.check) realiseArgs.push('--check');
       realiseArgs.push(...(opts.realiseArg as string[]));
+      const waitRetryS = opts.waitRetry === undefined ? 0 : Number(opts.waitRetry);
+      if (!Number.isFinite(waitRetryS) || waitRetryS < 0) throw new CliError(`--wait-retry takes seconds >= 0, got ${JSON.stringify(opts.waitRetry)}`, EXIT_BAD_INPUT);
       const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
       // a crash of this process loses its run anyway; the hook is the one that must survive power loss
       const client = FarmClient.open(settings, { durability: 'process-crash' });
       try {
         const result = await nixBuild(
           client,
-          { targets, instantiateArgs, realiseArgs, rebuildFailed: opts.rebuildFailed === true, printBuildLogs: opts.printBuildLogs === true, confirm: interactive ? ask : undefined },
+          { targets, instantiateArgs, realiseArgs, rebuildFailed: opts.rebuildFailed === true, waitRetryS, printBuildLogs: opts.printBuildLogs === true, confirm: interactive ? ask : undefined },
           { info: (l) => process.stderr.write(`${l}\n`), stdout: (c) => process.stdout.write(c) },
         );
         process.exitCode = result.exitCode;

@@ -12,6 +12,8 @@ export interface NixBuildOptions {
   /** nix-store --realise arguments (--option, --keep-going, -j, --check, ...) */
   realiseArgs: string[];
   rebuildFailed: boolean;
+  /** wait up to this many seconds for a transient failure's retry-after, then build (default 0: do not wait) */
+  waitRetryS?: number;
   printBuildLogs: boolean;
   /** asks the user (on a terminal); absent = not interactive */
   confirm?: (question: string) => Promise<boolean>;
@@ -78,10 +80,19 @@ export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: S
     unreachable = asker.unreachable;
   }
   if (unreachable) out.info(`buildgraph: the service is unreachable (${unreachable}); building without its negative cache, reports are queued`);
-  const cached = building.flatMap((d) => {
+  let cached = building.flatMap((d) => {
     const v = verdicts.get(d.drvPath);
     return v && (v.decision === 'skip-cached-failure' || v.decision === 'retry-after') ? [{ drvPath: d.drvPath, v }] : [];
   });
+  // transient failures whose backoff ends soon enough: wait for it, then retry them
+  const waitUntil = Date.now() + (opts.waitRetryS ?? 0) * 1000;
+  const soon = cached.filter(({ v }) => v.decision === 'retry-after' && Date.parse(v.retryAt) <= waitUntil);
+  if (soon.length > 0 && !opts.rebuildFailed) {
+    const until = Math.max(...soon.map(({ v }) => Date.parse((v as { retryAt: string }).retryAt)));
+    out.info(`buildgraph: ${soon.length} transient failure(s); retrying at ${new Date(until).toISOString()}`);
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())));
+    cached = cached.filter((c) => !soon.includes(c));
+  }
   if (cached.length > 0 && !opts.rebuildFailed) {
     for (const { drvPath, v } of cached) {
       out.info(v.decision === 'skip-cached-failure' ? describeCachedFailure(drvPath, v) : `${drvPath} failed transiently (${v.reason}); retry after ${v.retryAt}`);
