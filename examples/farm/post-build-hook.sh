@@ -8,4 +8,4 @@ export BUILDGRAPH_KEY_FILE=/etc/buildgraph/farm1.sec
 # queued reports live here until the service takes them (the hook runs as the user Nix builds for,
 # or as root under nix-daemon)
 export BUILDGRAPH_STATE_DIR=/var/cache/buildgraph
-exec buildgraph post-build-hook
+exec /usr/local/bin/buildgraph post-build-hook
