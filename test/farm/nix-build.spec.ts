@@ -3,8 +3,8 @@
  * operator sees when builds succeed, fail for good, or fail because the machine was in trouble.
  */
 import { describeWith } from '../support/env';
-import { FarmWorld, graphNix, nonce, startFarmWorld } from './support';
-import { instantiate } from '../../apps/cli/src/farm/nix-store';
+import { FarmWorld, graphNix, NIX_OPTIONS, nonce, startFarmWorld } from './support';
+import { instantiate, run } from '../../apps/cli/src/farm/nix-store';
 import { hashPartOf } from '../../apps/cli/src/farm/should-build';
 
 jest.setTimeout(120_000);
@@ -37,6 +37,18 @@ describeWith(['nix-instantiate', 'nix-store', 'nats-server'], 'buildgraph nix-bu
     const libOut = (libEvents.find((e) => e.type === 'AttemptSucceeded')!.data.outputs as Record<string, string>).out;
     expect(succeeded.inputRealisations).toEqual({ [`${lib}^out`]: libOut });
     expect(events[1].data).toMatchObject({ farm: 'farm1', machine: 'builder-1', attemptId: succeeded.attemptId });
+  });
+
+  it('with an evaluator key, the whole closure is registered, also what is already built here', async () => {
+    const file2 = world.writeNix('registered.nix', graphNix(nonce()));
+    const [lib] = await instantiate(file2, ['-A', 'lib']);
+    const [app] = await instantiate(file2, ['-A', 'app']);
+    // lib built by plain Nix, unknown to the service
+    await run('nix-store', ['--realise', lib, ...NIX_OPTIONS.flatMap((o) => ['--option', ...o.split(/=(.*)/s).slice(0, 2)])]);
+    const client = world.client({ registerKey: world.evaluatorKey, stateDir: `${world.dir}/register-state` });
+    expect((await world.build(client, { targets: [app] })).exitCode).toBe(0);
+    expect((await world.events(lib)).map((e) => e.type)).toEqual(['DerivationRegistered']);
+    expect((await world.events(app)).map((e) => e.type)).toEqual(['DerivationRegistered', 'AttemptStarted', 'AttemptSucceeded']);
   });
 
   it('a permanent failure is reported with its log, skipped on the next run, and rebuilt with --rebuild-failed', async () => {

@@ -26,6 +26,7 @@ export interface FarmWorld {
   dir: string;
   farmKey: SecretKey;
   operatorKey: SecretKey;
+  evaluatorKey: SecretKey;
   keyFile: string;
   settings: FarmSettings;
   service(): RunningService | undefined;
@@ -61,7 +62,8 @@ export async function startFarmWorld(): Promise<FarmWorld> {
   writeFileSync(keyFile, formatSecretKey(farmKey), { mode: 0o600 });
   const trusted = join(dir, 'trusted-keys');
   const operatorKey = generateSecretKey('ops-1');
-  writeFileSync(trusted, `farm:farm1 ${formatPublicKey(farmKey)}\noperator ${formatPublicKey(operatorKey)}\n`);
+  const evaluatorKey = generateSecretKey('eval-1');
+  writeFileSync(trusted, [`farm:farm1 ${formatPublicKey(farmKey)}`, `operator ${formatPublicKey(operatorKey)}`, `evaluator ${formatPublicKey(evaluatorKey)}`, ''].join('\n'));
   const config = loadConfig({
     BUILDGRAPH_DATA_DIR: dataDir,
     BUILDGRAPH_NATS_URL: nats.url,
@@ -77,6 +79,7 @@ export async function startFarmWorld(): Promise<FarmWorld> {
     dir,
     farmKey,
     operatorKey,
+    evaluatorKey,
     keyFile,
     settings,
     service: () => service,

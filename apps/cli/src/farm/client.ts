@@ -1,5 +1,5 @@
 import { CommandName, QueryName, signer } from '@buildgraph/contracts';
-import { Durability, Outbox, QueuedReport } from './outbox';
+import { Durability, Outbox, QueuedReport, Signer } from './outbox';
 import { FarmSettings } from './settings';
 import { Delivery, openTransport, Transport, WireReply } from './transport';
 
@@ -30,6 +30,7 @@ export interface ClientOptions {
  */
 export class FarmClient {
   private readonly sign: (body: string) => string;
+  private readonly signRegister?: (body: string) => string;
   private flushing: Promise<FlushResult> | undefined;
 
   constructor(
@@ -39,6 +40,7 @@ export class FarmClient {
     private readonly opts: ClientOptions = {},
   ) {
     this.sign = signer(settings.key);
+    this.signRegister = settings.registerKey ? signer(settings.registerKey) : undefined;
   }
 
   static open(settings: FarmSettings, opts: ClientOptions & { durability?: Durability } = {}): FarmClient {
@@ -46,8 +48,8 @@ export class FarmClient {
   }
 
   /** Durably queues reports (in this order); nothing is sent yet. */
-  enqueue(...reports: { command: CommandName; payload: object }[]): number {
-    return this.outbox.enqueue(reports.map((r) => ({ command: r.command, body: JSON.stringify(r.payload) })));
+  enqueue(...reports: { command: CommandName; payload: object; signer?: Signer }[]): number {
+    return this.outbox.enqueue(reports.map((r) => ({ command: r.command, body: JSON.stringify(r.payload), signer: r.signer })));
   }
 
   /** Sends what is queued, oldest first, stopping at the first report the service cannot take now. */
@@ -97,10 +99,12 @@ export class FarmClient {
   private async deliver(item: QueuedReport): Promise<{ kind: 'delivered' } | { kind: 'later'; reason: string } | { kind: 'rejected'; code: string; message: string }> {
     const tries = Math.max(1, this.opts.tries ?? 3);
     const backoff = this.opts.backoffMs ?? 250;
+    const sign = item.signer === 'register' ? this.signRegister : this.sign;
+    if (!sign) return { kind: 'rejected', code: 'UNAUTHENTICATED', message: 'queued for the register key, which is not configured now' };
     let delivery: Delivery = { kind: 'unreachable', reason: 'not sent' };
     for (let i = 0; i < tries; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
-      delivery = await this.transport.command(item.command, item.body, this.sign(item.body));
+      delivery = await this.transport.command(item.command, item.body, sign(item.body));
       if (delivery.kind === 'reply' && !(delivery.reply.ok === false && delivery.reply.error.code === 'UNAVAILABLE')) break;
     }
     if (delivery.kind === 'unreachable') return { kind: 'later', reason: delivery.reason };

@@ -2,6 +2,7 @@ import { CliError, EXIT_BAD_INPUT } from '../cli-error';
 import { BuildSession, RealiseResult, SessionOutput } from './build-session';
 import { FarmClient } from './client';
 import { drvClosure, instantiate, invalidPaths, StoreDrv } from './nix-store';
+import { registerDrv } from './reports';
 import { describeCachedFailure, ShouldBuildAsker, Verdict } from './should-build';
 
 export interface NixBuildOptions {
@@ -69,6 +70,9 @@ export async function nixBuild(client: FarmClient, opts: NixBuildOptions, out: S
   const rootPaths = await roots(opts.targets, opts.instantiateArgs);
   const closure = drvClosure(rootPaths);
   const building = await toBuild(closure);
+  // with an evaluator key, the whole closure is registered first, so the service knows the graph even
+  // for what is not built here; without one, each drv is registered by its first attempt's report
+  if (client.settings.registerKey) client.enqueue(...closure.map((d) => registerDrv(d.aterm, d.drvPath)));
   // whatever an earlier run left queued goes first, and tells us whether the service is there
   const registered = await client.flush();
   let verdicts = new Map<string, Verdict | undefined>();

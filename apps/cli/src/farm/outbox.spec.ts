@@ -65,7 +65,7 @@ describe('the outbox', () => {
 describe('sending in waves', () => {
   const commands: CommandName[] = ['attempt.start', 'attempt.succeed', 'attempt.fail', 'attempt.resolve'];
   const queue = fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.constantFrom(...commands)), { maxLength: 80 }).map((xs) =>
-    xs.map(([drv, command], i): QueuedReport => ({ seq: i, key: String(i), command, body: JSON.stringify({ drvPath: `/nix/store/${drv}.drv` }), tries: 0 })),
+    xs.map(([drv, command], i): QueuedReport => ({ seq: i, key: String(i), command, body: JSON.stringify({ drvPath: `/nix/store/${drv}.drv` }), tries: 0, signer: null })),
   );
 
   it('keeps the queue\'s order, never sends two reports about one drv together, and sends a resolution alone', () => {

@@ -18,7 +18,11 @@ export interface QueuedReport {
   command: CommandName;
   body: string;
   tries: number;
+  /** which key signs it: the farm's (null) or the evaluator key registering derivations ('register') */
+  signer: Signer | null;
 }
+
+export type Signer = 'register';
 
 export interface RejectedReport {
   key: string;
@@ -56,12 +60,15 @@ export class Outbox {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, command TEXT NOT NULL,
-        body TEXT NOT NULL, enqueued_at TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, last_error TEXT);
+        body TEXT NOT NULL, enqueued_at TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, last_error TEXT, signer TEXT);
       CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, command TEXT NOT NULL, delivered_at TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS rejected (
         key TEXT PRIMARY KEY, command TEXT NOT NULL, body TEXT NOT NULL, code TEXT NOT NULL,
         message TEXT NOT NULL, rejected_at TEXT NOT NULL);
     `);
+    // outboxes written before the signer column existed get it (all their reports are the farm's)
+    const columns = this.db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'signer')) this.db.exec('ALTER TABLE outbox ADD COLUMN signer TEXT');
     const cutoff = new Date(Date.now() - DELIVERED_KEEP_DAYS * 86400_000).toISOString();
     this.db.prepare('DELETE FROM delivered WHERE delivered_at < ?').run(cutoff);
   }
@@ -80,16 +87,16 @@ export class Outbox {
    * Appends reports in one transaction, in the given order. Returns how many were new (not already
    * queued and not already delivered).
    */
-  enqueue(reports: { command: CommandName; body: string }[]): number {
+  enqueue(reports: { command: CommandName; body: string; signer?: Signer }[]): number {
     const now = new Date().toISOString();
     const seen = this.db.prepare('SELECT 1 FROM delivered WHERE key = ?');
-    const insert = this.db.prepare('INSERT OR IGNORE INTO outbox (key, command, body, enqueued_at) VALUES (?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT OR IGNORE INTO outbox (key, command, body, enqueued_at, signer) VALUES (?, ?, ?, ?, ?)');
     return this.db.transaction(() => {
       let added = 0;
       for (const r of reports) {
         const key = reportKey(r.command, r.body);
         if (seen.get(key)) continue;
-        added += insert.run(key, r.command, r.body, now).changes;
+        added += insert.run(key, r.command, r.body, now, r.signer ?? null).changes;
       }
       return added;
     })();
@@ -97,7 +104,7 @@ export class Outbox {
 
   /** The queue, oldest first. */
   pending(limit = 1000): QueuedReport[] {
-    return this.db.prepare('SELECT seq, key, command, body, tries FROM outbox ORDER BY seq LIMIT ?').all(limit) as QueuedReport[];
+    return this.db.prepare('SELECT seq, key, command, body, tries, signer FROM outbox ORDER BY seq LIMIT ?').all(limit) as QueuedReport[];
   }
 
   size(): number {

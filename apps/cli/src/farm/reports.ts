@@ -8,6 +8,8 @@ import { v5 as uuidv5 } from 'uuid';
 export interface Report {
   command: CommandName;
   payload: object;
+  /** signed with the evaluator key instead of the farm's (drv.register) */
+  signer?: 'register';
 }
 
 export interface Reporter {
@@ -26,6 +28,11 @@ const ATTEMPT_NAMESPACE = '0b6f3f0e-5f3c-4c1e-9a52-6a1f4c7d2b90';
 export function derivedAttemptId(r: Reporter, drvPath: string, outPaths: string[], registeredAt: string): string {
   const key = [r.farm, r.machine, drvPath, ...[...outPaths].sort(), registeredAt].join('\n');
   return `hook-${uuidv5(key, ATTEMPT_NAMESPACE)}`;
+}
+
+/** Registration is an evaluator's command: it goes out signed with the register key, when one is configured. */
+export function registerDrv(aterm: string, drvPath: string): Report {
+  return { command: 'drv.register', payload: { drvPath, aterm }, signer: 'register' };
 }
 
 /**

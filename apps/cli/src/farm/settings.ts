@@ -16,6 +16,8 @@ export interface FarmSettings {
   /** this machine's name in attempts */
   machine: string;
   key: SecretKey;
+  /** an evaluator key, to register the closure before building (farm keys may not send drv.register) */
+  registerKey?: SecretKey;
   /** where the outbox lives */
   stateDir: string;
   /** how long one request may take before it counts as unreachable */
@@ -27,6 +29,7 @@ export interface FarmOptions {
   farm?: string;
   machine?: string;
   keyFile?: string;
+  registerKeyFile?: string;
   stateDir?: string;
   timeoutMs?: string | number;
 }
@@ -36,6 +39,7 @@ export const FARM_ENV = {
   farm: 'BUILDGRAPH_FARM',
   machine: 'BUILDGRAPH_MACHINE',
   keyFile: 'BUILDGRAPH_KEY_FILE',
+  registerKeyFile: 'BUILDGRAPH_REGISTER_KEY_FILE',
   stateDir: 'BUILDGRAPH_STATE_DIR',
   timeoutMs: 'BUILDGRAPH_TIMEOUT_MS',
 } as const;
@@ -68,19 +72,23 @@ export function loadFarmSettings(opts: FarmOptions, env: NodeJS.ProcessEnv = pro
   // host names may contain dots, which ids do not allow
   const machine = pick(opts.machine, env, FARM_ENV.machine) ?? hostname().replace(/[^A-Za-z0-9_\-:@]/g, '_').slice(0, 128);
   if (!ID.test(machine)) throw new CliError(`invalid ${FARM_ENV.machine} ${JSON.stringify(machine)}: 1-128 of [A-Za-z0-9_-:@]`, EXIT_BAD_INPUT);
-  const keyFile = need('keyFile', '--key-file');
-  let key: SecretKey;
-  try {
-    key = parseSecretKey(readFileSync(keyFile, 'utf8'));
-  } catch (e) {
-    if (e instanceof KeyFormatError) throw new CliError(`${keyFile}: ${e.message}`, EXIT_BAD_INPUT);
-    throw new CliError(`${keyFile}: cannot read the farm key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT_BAD_INPUT);
-  }
+  const key = readKey(need('keyFile', '--key-file'), 'the farm key');
+  const registerKeyFile = pick(opts.registerKeyFile, env, FARM_ENV.registerKeyFile);
+  const registerKey = registerKeyFile === undefined ? undefined : readKey(registerKeyFile, 'the register key');
   const stateDir = resolve(pick(opts.stateDir, env, FARM_ENV.stateDir) ?? defaultStateDir(env));
   const rawTimeout = pick(opts.timeoutMs === undefined ? undefined : String(opts.timeoutMs), env, FARM_ENV.timeoutMs) ?? '5000';
   const timeoutMs = Number(rawTimeout);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100) {
     throw new CliError(`invalid ${FARM_ENV.timeoutMs} ${JSON.stringify(rawTimeout)}: an integer >= 100 (milliseconds)`, EXIT_BAD_INPUT);
   }
-  return { serviceUrl, farm, machine, key, stateDir, timeoutMs };
+  return { serviceUrl, farm, machine, key, ...(registerKey ? { registerKey } : {}), stateDir, timeoutMs };
+}
+
+function readKey(file: string, what: string): SecretKey {
+  try {
+    return parseSecretKey(readFileSync(file, 'utf8'));
+  } catch (e) {
+    if (e instanceof KeyFormatError) throw new CliError(`${file}: ${e.message}`, EXIT_BAD_INPUT);
+    throw new CliError(`${file}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT_BAD_INPUT);
+  }
 }
