@@ -124,7 +124,7 @@ export class ShouldBuildAsker {
     return undefined;
   }
 
-  async askAll(drvPaths: string[], parallel = 8): Promise<Map<string, Verdict | undefined>> {
+  async askAll(drvPaths: string[], parallel = 32): Promise<Map<string, Verdict | undefined>> {
     const out = new Map<string, Verdict | undefined>();
     let next = 0;
     const worker = async (): Promise<void> => {
