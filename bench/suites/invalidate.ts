@@ -9,9 +9,27 @@ import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
-import { drvStreamName, idempotencyKeys, makeEvent, planInvalidation, toStored, DRV_STATE, type DrvStateDoc, type ResultPoisoned } from '@buildgraph/domain';
+import {
+  drvStreamName,
+  idempotencyKeys,
+  makeEvent,
+  planInvalidation,
+  toStored,
+  DRV_STATE,
+  type DrvStateDoc,
+  type ResultPoisoned,
+} from '@buildgraph/domain';
 import { openSqliteEventStore } from '@buildgraph/eventstore';
-import { InvalidationPolicy, PROJECTIONS, ProjectionRunner, ReadStore, consumersOf, decodeEvent, drvState, unreportedConsumersOf } from '@buildgraph/projections';
+import {
+  InvalidationPolicy,
+  PROJECTIONS,
+  ProjectionRunner,
+  ReadStore,
+  consumersOf,
+  decodeEvent,
+  drvState,
+  unreportedConsumersOf,
+} from '@buildgraph/projections';
 import { round, secondsSince, type BenchSuite } from '../harness';
 import { EVENTS_PER_DRV, historyStore } from './replay';
 import { generateHistory } from '../../test/support/history';
@@ -33,7 +51,15 @@ const suite: BenchSuite = async ({ quick }) => {
   const store = await openSqliteEventStore(join(dir, 'events.sqlite'));
   const rs = new ReadStore(join(dir, 'read.sqlite'));
   const policy = new InvalidationPolicy();
-  const runner = new ProjectionRunner({ events: store, readStore: rs, projections: PROJECTIONS, decode: decodeEvent, processors: [policy], flushEvery: 100_000, cacheSize: 400_000 });
+  const runner = new ProjectionRunner({
+    events: store,
+    readStore: rs,
+    projections: PROJECTIONS,
+    decode: decodeEvent,
+    processors: [policy],
+    flushEvery: 100_000,
+    cacheSize: 400_000,
+  });
   const catchUpStart = process.hrtime.bigint();
   await runner.catchUp();
   const catchUpSeconds = secondsSince(catchUpStart);
@@ -42,7 +68,15 @@ const suite: BenchSuite = async ({ quick }) => {
   const [attemptId, result] = Object.entries(root.results)[0];
   const poison = makeEvent(
     'ResultPoisoned',
-    { drvPath: stdenv, serial: root.serial + 1, reason: 'bench: poison the stdenv', scope: { kind: 'attempt', attemptId }, cause: 'operator', attemptIds: [attemptId], outputPaths: Object.values(result.outputs).sort() },
+    {
+      drvPath: stdenv,
+      serial: root.serial + 1,
+      reason: 'bench: poison the stdenv',
+      scope: { kind: 'attempt', attemptId },
+      cause: 'operator',
+      attemptIds: [attemptId],
+      outputPaths: Object.values(result.outputs).sort(),
+    },
     idempotencyKeys.resultPoisoned(stdenv, root.serial + 1),
     { commandId: 'bench-poison', recordedAt: new Date().toISOString() },
   ) as ResultPoisoned;
@@ -51,24 +85,36 @@ const suite: BenchSuite = async ({ quick }) => {
   await runner.start();
   // the pure plan alone (same read store, before the poisoning is appended)
   const planStart = process.hrtime.bigint();
-  const plan = planInvalidation(poison, { drvState: (d) => rs.get<DrvStateDoc>(DRV_STATE, d), consumersOf: (p) => consumersOf(rs, p), unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d) });
+  const plan = planInvalidation(poison, {
+    drvState: (d) => rs.get<DrvStateDoc>(DRV_STATE, d),
+    consumersOf: (p) => consumersOf(rs, p),
+    unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
+  });
   const planSeconds = secondsSince(planStart);
   const planned = plan.reduce((n, l) => n + l.length, 0);
 
   const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   const appended = await store.append(drvStreamName(stdenv), [toStored(poison)], 'any');
-  while (rs.checkpoint('processor:invalidation') < appended.position) await new Promise((r) => setTimeout(r, 2));
+  while (rs.checkpoint('processor:invalidation') < appended.position)
+    await new Promise((r) => setTimeout(r, 2));
   const seconds = secondsSince(start);
   const used = process.cpuUsage(cpu);
   await runner.stop();
   let invalidated = 0;
-  for await (const batch of store.readAll({ from: appended.position, filter: { eventTypes: ['ResultInvalidated'] } })) invalidated += batch.length;
+  for await (const batch of store.readAll({
+    from: appended.position,
+    filter: { eventTypes: ['ResultInvalidated'] },
+  }))
+    invalidated += batch.length;
   // the limit: as many single-event appends to distinct streams, all in flight at once
   const limitStart = process.hrtime.bigint();
   const data = { note: 'x'.repeat(400) };
   const appends: Promise<unknown>[] = [];
-  for (let i = 0; i < invalidated; i++) appends.push(store.append(`system-bench-${i}`, [{ id: uuidv4(), type: 'BenchEvent', data, metadata: {} }], 'any'));
+  for (let i = 0; i < invalidated; i++)
+    appends.push(
+      store.append(`system-bench-${i}`, [{ id: uuidv4(), type: 'BenchEvent', data, metadata: {} }], 'any'),
+    );
   await Promise.all(appends);
   const limitSeconds = secondsSince(limitStart);
 
@@ -82,7 +128,9 @@ const suite: BenchSuite = async ({ quick }) => {
       results_invalidated: invalidated,
       planned,
       // from appending the poisoning until the policy's last ResultInvalidated append has resolved
-      poison_to_all_appended_s: round(Number(policy.last.startedAt - start) / 1e9 + policy.last.planSeconds + policy.last.appendSeconds),
+      poison_to_all_appended_s: round(
+        Number(policy.last.startedAt - start) / 1e9 + policy.last.planSeconds + policy.last.appendSeconds,
+      ),
       // ... until the read models (this runner's) also hold every invalidation
       poison_to_read_models_updated_s: round(seconds),
       poison_to_read_models_updated_cpu_s: round((used.user + used.system) / 1e6),
@@ -90,14 +138,19 @@ const suite: BenchSuite = async ({ quick }) => {
       poison_to_policy_start_s: round(Number(policy.last.startedAt - start) / 1e9),
       policy_plan_s: round(policy.last.planSeconds),
       policy_append_s: round(policy.last.appendSeconds),
-      invalidations_appended_per_s: Math.round(invalidated / (policy.last.planSeconds + policy.last.appendSeconds)),
+      invalidations_appended_per_s: Math.round(
+        invalidated / (policy.last.planSeconds + policy.last.appendSeconds),
+      ),
       read_model_catch_up_s: round(catchUpSeconds, 1),
     },
     limits: {
       raw_appends_same_count_s: round(limitSeconds),
     },
     ratios: {
-      raw_append_vs_policy: round(limitSeconds / (Number(policy.last.startedAt - start) / 1e9 + policy.last.planSeconds + policy.last.appendSeconds)),
+      raw_append_vs_policy: round(
+        limitSeconds /
+          (Number(policy.last.startedAt - start) / 1e9 + policy.last.planSeconds + policy.last.appendSeconds),
+      ),
     },
   };
 };

@@ -27,7 +27,9 @@ export async function historyStore(
   const dir = join(tmpdir(), 'buildgraph-bench');
   mkdirSync(dir, { recursive: true });
   const drvs = Math.round(targetEvents / EVENTS_PER_DRV);
-  const tag = Object.entries(extra).map(([k, v]) => `-${k}${String(v)}`).join('');
+  const tag = Object.entries(extra)
+    .map(([k, v]) => `-${k}${String(v)}`)
+    .join('');
   const path = join(dir, `history-${seed}-${drvs}${tag}.sqlite`);
   if (existsSync(path)) return { path, seconds: 0 };
   const tmp = `${path}.${process.pid}.tmp`;
@@ -73,11 +75,20 @@ async function child(mode: string, storePath: string): Promise<ChildResult> {
   const seconds = secondsSince(start);
   const used = process.cpuUsage(cpu);
   await store.close();
-  return { events, seconds, cpuSeconds: (used.user + used.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return {
+    events,
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 function inChild(mode: string, storePath: string): ChildResult {
-  const r = spawnSync(process.execPath, ['-r', '@swc-node/register', __filename, '--child', mode, storePath], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(
+    process.execPath,
+    ['-r', '@swc-node/register', __filename, '--child', mode, storePath],
+    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
   if (r.status !== 0) throw new Error(`bench child ${mode} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
 }

@@ -14,12 +14,25 @@ const trusted: TrustedKey[] = [
 ];
 let position = 0n;
 
-function event(type: string, data: Record<string, unknown>, signer?: { keyName: string; signature: string }, signedBody?: string): RecordedEvent {
+function event(
+  type: string,
+  data: Record<string, unknown>,
+  signer?: { keyName: string; signature: string },
+  signedBody?: string,
+): RecordedEvent {
   const metadata: Record<string, unknown> = { schemaVersion: 1, recordedAt: '2024-05-01T00:00:00.000Z' };
   if (signer) metadata.signer = signer;
   if (signedBody !== undefined) metadata.signedBody = signedBody;
   position++;
-  return { id: `00000000-0000-4000-8000-${position.toString().padStart(12, '0')}`, type, data, metadata, stream: 'group-x', revision: 0n, position };
+  return {
+    id: `00000000-0000-4000-8000-${position.toString().padStart(12, '0')}`,
+    type,
+    data,
+    metadata,
+    stream: 'group-x',
+    revision: 0n,
+    position,
+  };
 }
 
 /** the stored form: the base64 part of `<name>:<base64>` */
@@ -39,25 +52,40 @@ describe('signature audit', () => {
     ]);
     const r = auditor.result();
     expect(r).toMatchObject({ events: 4, signed: 4, problemCount: 2, notVerifiable: 2 });
-    expect(r.problems.map((p) => p.problem)).toEqual(['a farm:farm-a key may not sign AttemptStarted for farm farm-b', 'a farm:farm-a key may not sign ResultPoisoned']);
+    expect(r.problems.map((p) => p.problem)).toEqual([
+      'a farm:farm-a key may not sign AttemptStarted for farm farm-b',
+      'a farm:farm-a key may not sign ResultPoisoned',
+    ]);
   });
 
   it('an unknown key or a malformed signature is a problem; unsigned policy output is only counted', () => {
     const stranger = generateSecretKey('stranger');
     const auditor = new SignatureAuditor(trusted);
-    auditor.check([event('AttemptStarted', { farm: 'farm-a' }, sign(stranger, 'x')), event('AttemptStarted', {}, { keyName: 'farm-a-1', signature: 'not base64!' }), event('ResultInvalidated', {})]);
+    auditor.check([
+      event('AttemptStarted', { farm: 'farm-a' }, sign(stranger, 'x')),
+      event('AttemptStarted', {}, { keyName: 'farm-a-1', signature: 'not base64!' }),
+      event('ResultInvalidated', {}),
+    ]);
     const r = auditor.result();
-    expect(r.problems.map((p) => p.problem)).toEqual(['signed by stranger, which is not a trusted key', 'signature of farm-a-1 is not the base64 of 64 bytes']);
+    expect(r.problems.map((p) => p.problem)).toEqual([
+      'signed by stranger, which is not a trusted key',
+      'signature of farm-a-1 is not the base64 of 64 bytes',
+    ]);
     expect(r.unsigned).toEqual({ ResultInvalidated: 1 });
   });
 
   it('where the signed command is stored, the signature is verified against it', () => {
     const body = '{"drvPath":"/nix/store/x.drv","farm":"farm-a"}';
     const auditor = new SignatureAuditor(trusted);
-    auditor.check([event('AttemptStarted', { farm: 'farm-a' }, sign(farmKey, body), body), event('AttemptStarted', { farm: 'farm-a' }, sign(farmKey, body), body.replace('x.drv', 'y.drv'))]);
+    auditor.check([
+      event('AttemptStarted', { farm: 'farm-a' }, sign(farmKey, body), body),
+      event('AttemptStarted', { farm: 'farm-a' }, sign(farmKey, body), body.replace('x.drv', 'y.drv')),
+    ]);
     const r = auditor.result();
     expect(r.verified).toBe(1);
-    expect(r.problems.map((p) => p.problem)).toEqual(['signature of farm-a-1 does not match the stored command']);
+    expect(r.problems.map((p) => p.problem)).toEqual([
+      'signature of farm-a-1 does not match the stored command',
+    ]);
   });
 
   it('without trusted keys only the form is checked', () => {

@@ -10,7 +10,8 @@ import { openLive, type Live } from './live';
 
 async function logOf(live: Live, type: string): Promise<DomainEvent[]> {
   const out: DomainEvent[] = [];
-  for await (const batch of live.store.readAll({ filter: { eventTypes: [type] } })) for (const r of batch) out.push(fromStored(r));
+  for await (const batch of live.store.readAll({ filter: { eventTypes: [type] } }))
+    for (const r of batch) out.push(fromStored(r));
   return out;
 }
 
@@ -35,7 +36,13 @@ describe('group outcome and group policy', () => {
     farm.succeeded(a, 'a1');
     await live.append(farm.log);
     await live.settle();
-    expect(group(rs, 'g1')).toMatchObject({ status: 'open', members: [{ drvPath: a.drvPath, state: 'succeeded', attemptId: 'a1' }, { drvPath: b.drvPath, state: 'pending' }] });
+    expect(group(rs, 'g1')).toMatchObject({
+      status: 'open',
+      members: [
+        { drvPath: a.drvPath, state: 'succeeded', attemptId: 'a1' },
+        { drvPath: b.drvPath, state: 'pending' },
+      ],
+    });
     farm.log.length = 0;
     farm.started(b, 'b1', { groupId: 'g1', machine: 'm2' });
     farm.succeeded(b, 'b1');
@@ -60,8 +67,19 @@ describe('group outcome and group policy', () => {
     await live.append(farm.log);
     await live.settle();
     const rs = replicas[0].rs;
-    expect(group(rs, 'g2')).toMatchObject({ status: 'failed', failure: { reason: 'member-failed', member: { drvPath: b.drvPath, attemptId: 'b1' }, succeeded: [{ drvPath: a.drvPath, attemptId: 'a1' }] } });
-    expect(drvState(rs, a.drvPath)).toMatchObject({ status: 'poisoned', serial: 1, poisoned: { cause: 'group-failure' } });
+    expect(group(rs, 'g2')).toMatchObject({
+      status: 'failed',
+      failure: {
+        reason: 'member-failed',
+        member: { drvPath: b.drvPath, attemptId: 'b1' },
+        succeeded: [{ drvPath: a.drvPath, attemptId: 'a1' }],
+      },
+    });
+    expect(drvState(rs, a.drvPath)).toMatchObject({
+      status: 'poisoned',
+      serial: 1,
+      poisoned: { cause: 'group-failure' },
+    });
     expect(await logOf(live, 'GroupFailed')).toHaveLength(1);
     expect(await logOf(live, 'ResultPoisoned')).toHaveLength(1);
     expect(replicas[1].rs.digests()).toEqual(rs.digests());
@@ -80,7 +98,10 @@ describe('group outcome and group policy', () => {
     await live.append(farm.log);
     await live.settle();
     expect(group(rs, 'g4')).toMatchObject({ status: 'failed', failure: { succeeded: [] } });
-    expect(drvState(rs, a.drvPath)).toMatchObject({ status: 'poisoned', poisoned: { cause: 'group-failure' } });
+    expect(drvState(rs, a.drvPath)).toMatchObject({
+      status: 'poisoned',
+      poisoned: { cause: 'group-failure' },
+    });
   });
 
   it('a missed deadline fails the group', async () => {

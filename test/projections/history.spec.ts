@@ -22,26 +22,40 @@ describe('history generator', () => {
       if (!v.ok) problems.push(`${event.type}: ${v.error.message}`);
       if (event.type === 'DerivationRegistered') {
         const p = registrationDrvPath(event.data.aterm);
-        if (!p.ok || p.value !== event.data.drvPath) problems.push(`${event.data.drvPath}: ATerm hashes elsewhere`);
+        if (!p.ok || p.value !== event.data.drvPath)
+          problems.push(`${event.data.drvPath}: ATerm hashes elsewhere`);
       }
     }
     expect(problems).toEqual([]);
   });
 
   it('has farms, successes, transient and permanent failures, CA resolutions, groups and poisonings', () => {
-    for (const type of ['AttemptSucceeded', 'AttemptFailed', 'AttemptResolved', 'GroupOpened', 'GroupFailed', 'ResultPoisoned', 'FailureCleared', 'FodVerified']) {
+    for (const type of [
+      'AttemptSucceeded',
+      'AttemptFailed',
+      'AttemptResolved',
+      'GroupOpened',
+      'GroupFailed',
+      'ResultPoisoned',
+      'FailureCleared',
+      'FodVerified',
+    ]) {
       expect(facts.byType[type]).toBeGreaterThan(0);
     }
     const failures = events.flatMap(({ event }) => (event.type === 'AttemptFailed' ? [event.data] : []));
     expect(failures.some((f) => f.cache === 'retry')).toBe(true);
     expect(failures.some((f) => f.status === 'PermanentFailure')).toBe(true);
-    const farms = new Set(events.flatMap(({ event }) => (event.type === 'AttemptStarted' ? [event.data.farm] : [])));
+    const farms = new Set(
+      events.flatMap(({ event }) => (event.type === 'AttemptStarted' ? [event.data.farm] : [])),
+    );
     expect(farms.size).toBe(3);
   });
 
   it('is nixpkgs-shaped: ~30 levels deep, the stdenv under nearly everything, a few hubs with large fan-in', () => {
     const inputs = new Map<string, string[]>();
-    for (const { event } of events) if (event.type === 'DerivationRegistered') inputs.set(event.data.drvPath, Object.keys((event as DerivationRegistered).data.inputDrvs));
+    for (const { event } of events)
+      if (event.type === 'DerivationRegistered')
+        inputs.set(event.data.drvPath, Object.keys((event as DerivationRegistered).data.inputDrvs));
     const depth = new Map<string, number>();
     const below = new Map<string, boolean>();
     for (const [drv, ins] of inputs) {

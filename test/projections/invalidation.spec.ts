@@ -2,15 +2,34 @@
  * The invalidation policy, on a real event store: poisoning a result invalidates exactly the results
  * built on top of it, transitively and in topological order, and two replicas append no duplicates.
  */
-import { CONSUMERS, UNREPORTED, fromStored, planInvalidation, topologicalLevels, type ResultInvalidated, type ResultPoisoned } from '@buildgraph/domain';
+import {
+  CONSUMERS,
+  UNREPORTED,
+  fromStored,
+  planInvalidation,
+  topologicalLevels,
+  type ResultInvalidated,
+  type ResultPoisoned,
+} from '@buildgraph/domain';
 import { join } from 'node:path';
-import { InvalidationPolicy, PROJECTIONS, PrefixIndex, ProjectionRunner, ReadStore, consumersOf, decodeEvent, drvState, unreportedConsumersOf } from '@buildgraph/projections';
+import {
+  InvalidationPolicy,
+  PROJECTIONS,
+  PrefixIndex,
+  ProjectionRunner,
+  ReadStore,
+  consumersOf,
+  decodeEvent,
+  drvState,
+  unreportedConsumersOf,
+} from '@buildgraph/projections';
 import { Farm, type Drv } from './support';
 import { openLive, type Live } from './live';
 
 async function invalidations(live: Live): Promise<ResultInvalidated[]> {
   const out: ResultInvalidated[] = [];
-  for await (const batch of live.store.readAll({ filter: { eventTypes: ['ResultInvalidated'] } })) for (const r of batch) out.push(fromStored(r) as ResultInvalidated);
+  for await (const batch of live.store.readAll({ filter: { eventTypes: ['ResultInvalidated'] } }))
+    for (const r of batch) out.push(fromStored(r) as ResultInvalidated);
   return out;
 }
 
@@ -65,7 +84,11 @@ describe('invalidation policy', () => {
     expect(new Set(order)).toEqual(new Set([w.app.drvPath, w.tool.drvPath, w.silent.drvPath]));
     expect(order.indexOf(w.app.drvPath)).toBeLessThan(order.indexOf(w.tool.drvPath));
     const tool = events.find((e) => e.data.drvPath === w.tool.drvPath)!;
-    expect(tool.data).toMatchObject({ because: { drvPath: w.app.drvPath, outputPath: w.app.outputs.out, rootEventId: root.id }, attemptIds: ['t1'], outputPaths: [w.tool.outputs.out] });
+    expect(tool.data).toMatchObject({
+      because: { drvPath: w.app.drvPath, outputPath: w.app.outputs.out, rootEventId: root.id },
+      attemptIds: ['t1'],
+      outputPaths: [w.tool.outputs.out],
+    });
     expect(tool.metadata.causationId).toBe(root.id);
     // the read models follow: consumers invalidated, the other lib's consumer still valid
     expect(drvState(rs, w.tool.drvPath)?.status).toBe('invalidated');
@@ -83,10 +106,19 @@ describe('invalidation policy', () => {
     const plan = (bulkAfter: number) => {
       const consumers = new PrefixIndex(rs, CONSUMERS, (p) => consumersOf(rs, p), bulkAfter);
       const unreported = new PrefixIndex(rs, UNREPORTED, (d) => unreportedConsumersOf(rs, d), bulkAfter);
-      return planInvalidation(root, { drvState: (d) => drvState(rs, d), consumersOf: (p) => consumers.lookup(p), unreportedConsumersOf: (d) => unreported.lookup(d) });
+      return planInvalidation(root, {
+        drvState: (d) => drvState(rs, d),
+        consumersOf: (p) => consumers.lookup(p),
+        unreportedConsumersOf: (d) => unreported.lookup(d),
+      });
     };
     const seeking = plan(Infinity);
-    expect(seeking.flat().map((e) => e.data.drvPath).sort()).toEqual([w.app.drvPath, w.tool.drvPath, w.silent.drvPath].sort());
+    expect(
+      seeking
+        .flat()
+        .map((e) => e.data.drvPath)
+        .sort(),
+    ).toEqual([w.app.drvPath, w.tool.drvPath, w.silent.drvPath].sort());
     expect(plan(1)).toEqual(seeking);
   });
 
@@ -110,7 +142,12 @@ describe('invalidation policy', () => {
     await live.append([w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out])]);
     // the read models caught up, but the policy never ran (as if the process died in between)
     const rs = new ReadStore(join(live.dir, 'replica.sqlite'));
-    await new ProjectionRunner({ events: live.store, readStore: rs, projections: PROJECTIONS, decode: decodeEvent }).catchUp();
+    await new ProjectionRunner({
+      events: live.store,
+      readStore: rs,
+      projections: PROJECTIONS,
+      decode: decodeEvent,
+    }).catchUp();
     rs.close();
     const again = live.runner('replica', [new InvalidationPolicy()]);
     await again.runner.start();
@@ -119,6 +156,40 @@ describe('invalidation policy', () => {
     await third.runner.start();
     await live.settle();
     expect(await invalidations(live)).toHaveLength(3);
+  });
+
+  it('a result built on the poisoned path after the poisoning is invalidated too; one built after lib was rebuilt is not', async () => {
+    const w = world();
+    const { runner, rs } = live.runner('replica', [new InvalidationPolicy()]);
+    await live.append(w.farm.log);
+    await runner.start();
+    const root = w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out]);
+    await live.append([root]);
+    await live.settle();
+    const before = (await invalidations(live)).length;
+    // a farm that still had lib's bad output builds a new consumer from it
+    w.farm.log.length = 0;
+    const late = w.farm.drv('late-app', [w.lib]);
+    w.farm.built(late, 'late-1');
+    await live.append(w.farm.log);
+    await live.settle();
+    const after = await invalidations(live);
+    expect(after).toHaveLength(before + 1);
+    expect(after[after.length - 1].data).toMatchObject({
+      drvPath: late.drvPath,
+      attemptIds: ['late-1'],
+      because: { drvPath: w.lib.drvPath, outputPath: w.lib.outputs.out, rootEventId: root.id },
+    });
+    expect(drvState(rs, late.drvPath)?.status).toBe('invalidated');
+    // lib is rebuilt: its path is trusted again, and a new consumer stays valid
+    w.farm.log.length = 0;
+    w.farm.built(w.lib, 'l2');
+    const fresh = w.farm.drv('fresh-app', [w.lib]);
+    w.farm.built(fresh, 'fresh-1');
+    await live.append(w.farm.log);
+    await live.settle();
+    expect(await invalidations(live)).toHaveLength(before + 1);
+    expect(drvState(rs, fresh.drvPath)?.status).toBe('valid');
   });
 
   it('a poisoned output nobody consumed invalidates nothing', async () => {

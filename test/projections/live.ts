@@ -4,14 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toStored, type DomainEvent } from '@buildgraph/domain';
 import { openSqliteEventStore, type EventStore } from '@buildgraph/eventstore';
-import { PROJECTIONS, ProjectionRunner, ReadStore, decodeEvent, type Processor } from '@buildgraph/projections';
+import {
+  PROJECTIONS,
+  ProjectionRunner,
+  ReadStore,
+  decodeEvent,
+  type Processor,
+} from '@buildgraph/projections';
 import { streamOf } from './support';
 
 export interface Live {
   dir: string;
   store: EventStore;
   append(events: readonly DomainEvent[]): Promise<void>;
-  runner(name: string, processors?: Processor<DomainEvent>[], now?: () => Date): { runner: ProjectionRunner<DomainEvent>; rs: ReadStore };
+  runner(
+    name: string,
+    processors?: Processor<DomainEvent>[],
+    now?: () => Date,
+  ): { runner: ProjectionRunner<DomainEvent>; rs: ReadStore };
   /** Waits until every runner has applied, and every processor has handled, the whole log. */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -20,7 +30,11 @@ export interface Live {
 export async function openLive(): Promise<Live> {
   const dir = mkdtempSync(join(tmpdir(), 'bg-proj-'));
   const store = await openSqliteEventStore(join(dir, 'events.sqlite'));
-  const runners: { runner: ProjectionRunner<DomainEvent>; rs: ReadStore; processors: Processor<DomainEvent>[] }[] = [];
+  const runners: {
+    runner: ProjectionRunner<DomainEvent>;
+    rs: ReadStore;
+    processors: Processor<DomainEvent>[];
+  }[] = [];
   return {
     dir,
     store,
@@ -30,7 +44,14 @@ export async function openLive(): Promise<Live> {
     },
     runner(name, processors = [], now) {
       const rs = new ReadStore(join(dir, `${name}.sqlite`));
-      const runner = new ProjectionRunner({ events: store, readStore: rs, projections: PROJECTIONS, decode: decodeEvent, processors, now });
+      const runner = new ProjectionRunner({
+        events: store,
+        readStore: rs,
+        projections: PROJECTIONS,
+        decode: decodeEvent,
+        processors,
+        now,
+      });
       runners.push({ runner, rs, processors });
       return { runner, rs };
     },
@@ -38,7 +59,9 @@ export async function openLive(): Promise<Live> {
       for (let i = 0; i < 500; i++) {
         const head = await store.headPosition();
         const behind = runners.some(
-          (r) => r.runner.position < head || r.processors.some((p) => r.rs.checkpoint(`processor:${p.name}`) < head),
+          (r) =>
+            r.runner.position < head ||
+            r.processors.some((p) => r.rs.checkpoint(`processor:${p.name}`) < head),
         );
         if (!behind) return;
         await new Promise((r) => setTimeout(r, 10));

@@ -1,7 +1,17 @@
 /**
  * Build traces, the graph and the FOD ledger, asked through the query functions over a real read store.
  */
-import { attemptTrace, attemptsOf, baseTrace, closure, consumersOf, downstream, fodsDue, incoherence, shouldBuild } from '@buildgraph/projections';
+import {
+  attemptTrace,
+  attemptsOf,
+  baseTrace,
+  closure,
+  consumersOf,
+  downstream,
+  fodsDue,
+  incoherence,
+  shouldBuild,
+} from '@buildgraph/projections';
 import { Farm } from './support';
 import { openLive, type Live } from './live';
 
@@ -42,8 +52,12 @@ describe('queries over the read store', () => {
     });
     expect(attemptsOf(rs, lib.drvPath).map((a) => a.attemptId)).toEqual(['l1']);
     // the base trace is keyed by the resolved drv; an input-addressed drv is its own
-    expect(baseTrace(rs, built.resolvedDrvPath, 'out')?.paths).toEqual({ [built.outPath]: [{ drvPath: ca.drvPath, attemptId: 'c1' }] });
-    expect(baseTrace(rs, lib.drvPath, 'out')?.paths).toEqual({ [lib.outputs.out]: [{ drvPath: lib.drvPath, attemptId: 'l1' }] });
+    expect(baseTrace(rs, built.resolvedDrvPath, 'out')?.paths).toEqual({
+      [built.outPath]: [{ drvPath: ca.drvPath, attemptId: 'c1' }],
+    });
+    expect(baseTrace(rs, lib.drvPath, 'out')?.paths).toEqual({
+      [lib.outputs.out]: [{ drvPath: lib.drvPath, attemptId: 'l1' }],
+    });
     expect(consumersOf(rs, lib.outputs.out)).toEqual([{ drvPath: ca.drvPath, attemptId: 'c1' }]);
   });
 
@@ -95,7 +109,10 @@ describe('queries over the read store', () => {
     farm.built(lib, 'l2');
     await live.append(farm.log);
     await runner.catchUp();
-    expect(shouldBuild(rs, app.drvPath, { now: farm.now() })).toMatchObject({ decision: 'build', reason: `dependency ${lib.drvPath} succeeded since the failure` });
+    expect(shouldBuild(rs, app.drvPath, { now: farm.now() })).toMatchObject({
+      decision: 'build',
+      reason: `dependency ${lib.drvPath} succeeded since the failure`,
+    });
     expect(shouldBuild(rs, lib.drvPath, { now: farm.now() }).decision).toBe('skip-valid');
   });
 
@@ -110,7 +127,9 @@ describe('queries over the read store', () => {
     expect(downstream(rs, stdenv.drvPath).drvPaths).toEqual([zlib.drvPath, curl.drvPath, git.drvPath].sort());
     expect(downstream(rs, git.drvPath).drvPaths).toEqual([]);
     expect(downstream(rs, stdenv.drvPath, { limit: 2 })).toMatchObject({ truncated: true });
-    expect(() => downstream(rs, stdenv.drvPath, { limit: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => downstream(rs, stdenv.drvPath, { limit: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 
   it('FODs are due when never verified, when their inputs changed, when stale, or after a mismatch', async () => {
@@ -119,7 +138,11 @@ describe('queries over the read store', () => {
     const never = farm.drv('src-never.tar.gz', [], 'fod');
     const bad = farm.drv('src-bad.tar.gz', [], 'fod');
     const changed = farm.drv('src-changed.tar.gz', [], 'fod');
-    for (const [d, id] of [[fresh, 'f1'], [bad, 'b1'], [changed, 'c1']] as const) {
+    for (const [d, id] of [
+      [fresh, 'f1'],
+      [bad, 'b1'],
+      [changed, 'c1'],
+    ] as const) {
       farm.built(d, id);
       farm.fod(d, id, d !== bad);
     }
@@ -128,8 +151,13 @@ describe('queries over the read store', () => {
     const changedAgain = farm.drv('src-changed.tar.gz', [fetcher], 'fod');
     expect(changedAgain.outputs.out).toBe(changed.outputs.out);
     const rs = await caughtUp(farm);
-    const due = (olderThanMs: number) => Object.fromEntries(fodsDue(rs, { now: farm.now(), olderThanMs }).map((d) => [d.currentDrvPath, d.due]));
-    expect(due(30 * DAY)).toEqual({ [never.drvPath]: 'never-verified', [bad.drvPath]: 'mismatch', [changedAgain.drvPath]: 'inputs-changed' });
+    const due = (olderThanMs: number) =>
+      Object.fromEntries(fodsDue(rs, { now: farm.now(), olderThanMs }).map((d) => [d.currentDrvPath, d.due]));
+    expect(due(30 * DAY)).toEqual({
+      [never.drvPath]: 'never-verified',
+      [bad.drvPath]: 'mismatch',
+      [changedAgain.drvPath]: 'inputs-changed',
+    });
     expect(Object.values(due(0))).toContain('stale');
     expect(due(30 * DAY)[fresh.drvPath]).toBeUndefined();
   });

@@ -21,7 +21,11 @@ const counter: Projection<Toy, Counted> = {
   name: 'counter',
   version: 1,
   keys: (e) => [e.stream],
-  evolve: (doc, e) => ({ stream: e.stream, n: (doc?.n ?? 0) + 1, types: { ...(doc?.types ?? {}), [e.type]: (doc?.types[e.type] ?? 0) + 1 } }),
+  evolve: (doc, e) => ({
+    stream: e.stream,
+    n: (doc?.n ?? 0) + 1,
+    types: { ...(doc?.types ?? {}), [e.type]: (doc?.types[e.type] ?? 0) + 1 },
+  }),
 };
 const decode = (r: RecordedEvent): Toy => ({ stream: r.stream, type: r.type });
 const STREAMS = ['group-a', 'group-b', 'group-c'];
@@ -40,12 +44,23 @@ afterEach(async () => {
 
 async function appendSome(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    await store.append(STREAMS[i % STREAMS.length], [{ id: uuidv4(), type: i % 2 ? 'Odd' : 'Even', data: { i }, metadata: {} }], 'any');
+    await store.append(
+      STREAMS[i % STREAMS.length],
+      [{ id: uuidv4(), type: i % 2 ? 'Odd' : 'Even', data: { i }, metadata: {} }],
+      'any',
+    );
   }
 }
 
 function runner(readStore: ReadStore, opts: { flushEvery?: number } = {}): ProjectionRunner<Toy> {
-  return new ProjectionRunner({ events: store, readStore, projections: [counter], decode, flushEvery: opts.flushEvery, batchSize: 7 });
+  return new ProjectionRunner({
+    events: store,
+    readStore,
+    projections: [counter],
+    decode,
+    flushEvery: opts.flushEvery,
+    batchSize: 7,
+  });
 }
 
 describe('projection runtime', () => {
@@ -99,7 +114,16 @@ describe('projection runtime', () => {
   it('a projection that throws on an event records it as rejected and keeps going', async () => {
     await appendSome(4);
     const rs = new ReadStore(join(dir, 'read.sqlite'));
-    const picky: Projection<Toy, Counted> = { ...counter, name: 'picky', evolve: (d, e, k, docs) => (e.type === 'Odd' ? (() => { throw new Error('odd!'); })() : counter.evolve(d, e, k, docs)) };
+    const picky: Projection<Toy, Counted> = {
+      ...counter,
+      name: 'picky',
+      evolve: (d, e, k, docs) =>
+        e.type === 'Odd'
+          ? (() => {
+              throw new Error('odd!');
+            })()
+          : counter.evolve(d, e, k, docs),
+    };
     await new ProjectionRunner({ events: store, readStore: rs, projections: [picky], decode }).catchUp();
     expect(rs.count('$rejected')).toBe(2);
     expect([...rs.scan<{ message: string }>('$rejected')][0][1].message).toBe('odd!');
@@ -110,18 +134,28 @@ describe('projection runtime', () => {
     await appendSome(2);
     const rs = new ReadStore(join(dir, 'read.sqlite'));
     await runner(rs).catchUp();
-    expect(() => new ProjectionRunner({ events: store, readStore: rs, projections: [{ ...counter, version: 2 }], decode })).toThrow(
-      expect.objectContaining({ code: 'READ_STORE_MISMATCH' }),
-    );
+    expect(
+      () =>
+        new ProjectionRunner({
+          events: store,
+          readStore: rs,
+          projections: [{ ...counter, version: 2 }],
+          decode,
+        }),
+    ).toThrow(expect.objectContaining({ code: 'READ_STORE_MISMATCH' }));
     rs.close();
   });
 
   it('serialises documents with sorted keys, whatever order they were built in', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
     expect(canonicalJson({ a: undefined, b: 'x' })).toBe(JSON.stringify({ b: 'x' }));
   });
 
   it('a file that is not a read store is refused with a code', () => {
-    expect(() => new ReadStore(join(dir, 'events.sqlite'), { readonly: true })).toThrow(expect.objectContaining({ code: 'READ_STORE_CORRUPT' }));
+    expect(() => new ReadStore(join(dir, 'events.sqlite'), { readonly: true })).toThrow(
+      expect.objectContaining({ code: 'READ_STORE_CORRUPT' }),
+    );
   });
 });

@@ -119,10 +119,45 @@ interface Node {
 
 const SYSTEM = 'x86_64-linux';
 const BASH = '/nix/store/0i2jd68mp5g6h2sa5k9c85rb80sn8hi9-bash-5.2-p15';
-const NAMES = ['zlib', 'openssl', 'curl', 'python3', 'perl', 'gettext', 'ncurses', 'readline', 'sqlite', 'libxml2', 'glib', 'gtk3', 'boost', 'llvm', 'rustc', 'go', 'nodejs', 'systemd', 'dbus', 'mesa', 'ffmpeg', 'qt5', 'libpng', 'libjpeg', 'icu', 'expat', 'pcre2', 'xz', 'bzip2', 'gnutls'];
+const NAMES = [
+  'zlib',
+  'openssl',
+  'curl',
+  'python3',
+  'perl',
+  'gettext',
+  'ncurses',
+  'readline',
+  'sqlite',
+  'libxml2',
+  'glib',
+  'gtk3',
+  'boost',
+  'llvm',
+  'rustc',
+  'go',
+  'nodejs',
+  'systemd',
+  'dbus',
+  'mesa',
+  'ffmpeg',
+  'qt5',
+  'libpng',
+  'libjpeg',
+  'icu',
+  'expat',
+  'pcre2',
+  'xz',
+  'bzip2',
+  'gnutls',
+];
 const TRANSIENT: { status: FailureStatus; cause: FailureCause; tail: string }[] = [
   { status: 'MiscFailure', cause: 'oom', tail: 'g++: fatal error: Killed signal terminated program cc1plus' },
-  { status: 'TransientFailure', cause: 'network', tail: "curl: (6) Could not resolve host: github.com\nerror: cannot download source from 'https://github.com'" },
+  {
+    status: 'TransientFailure',
+    cause: 'network',
+    tail: "curl: (6) Could not resolve host: github.com\nerror: cannot download source from 'https://github.com'",
+  },
   { status: 'MiscFailure', cause: 'disk-full', tail: 'cp: error writing file: No space left on device' },
 ];
 
@@ -177,7 +212,8 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     counted.byType[event.type] = (counted.byType[event.type] ?? 0) + 1;
     return { stream, event };
   };
-  const drvEvent = (event: DomainEvent & { data: { drvPath: string } }): HistoryEvent => emit(drvStreamName(event.data.drvPath), event);
+  const drvEvent = (event: DomainEvent & { data: { drvPath: string } }): HistoryEvent =>
+    emit(drvStreamName(event.data.drvPath), event);
 
   // --- the graph -------------------------------------------------------------------------------
   const bootstrapLen = 8;
@@ -197,7 +233,8 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     let base: string;
     if (index === 0 || (index > bootstrapLen + 1 && rng.chance(o.fodFraction))) {
       kind = 'fod';
-      base = index === 0 ? 'bootstrap-tools.tar.xz' : `${rng.pick(NAMES)}-${1 + rng.int(9)}.${rng.int(20)}.tar.gz`;
+      base =
+        index === 0 ? 'bootstrap-tools.tar.xz' : `${rng.pick(NAMES)}-${1 + rng.int(9)}.${rng.int(20)}.tar.gz`;
     } else if (index <= bootstrapLen) {
       kind = 'ia';
       base = index === bootstrapLen ? 'stdenv-linux' : `bootstrap-stage${index}`;
@@ -218,7 +255,11 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
         const outs = Object.keys(dep.outputs);
         inputs[dep.drvPath] = outs.length > 1 && rng.chance(0.5) ? [...outs].sort() : ['out'];
       }
-      if (kind === 'ia' && Object.keys(inputs).some((d) => byPath.get(d)!.kind === 'ca' || byPath.get(d)!.kind === 'deferred')) kind = 'deferred';
+      if (
+        kind === 'ia' &&
+        Object.keys(inputs).some((d) => byPath.get(d)!.kind === 'ca' || byPath.get(d)!.kind === 'deferred')
+      )
+        kind = 'deferred';
     }
     const outputNames = kind === 'fod' ? ['out'] : rng.chance(0.2) ? ['dev', 'out'] : ['out'];
     const env: Record<string, string> = { builder: `${BASH}/bin/bash`, name: base, system: SYSTEM };
@@ -235,7 +276,9 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
       env.outputHashAlgo = 'sha256';
       outputs.out = { path: '', hashAlgo: 'sha256', hash: sha256Hex(`${o.seed}/${base}/${index}`) };
     } else {
-      for (const n of outputNames) outputs[n] = kind === 'ca' ? { path: '', hashAlgo: 'r:sha256', hash: '' } : { path: '', hashAlgo: '', hash: '' };
+      for (const n of outputNames)
+        outputs[n] =
+          kind === 'ca' ? { path: '', hashAlgo: 'r:sha256', hash: '' } : { path: '', hashAlgo: '', hash: '' };
       if (kind === 'ca') {
         env.__contentAddressed = '1';
         env.outputHashMode = 'recursive';
@@ -243,7 +286,15 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
       }
     }
     env.outputs = outputNames.join(' ');
-    const bare: Derivation = { outputs, inputDrvs: inputs, inputSrcs: [`${BASH}`], system: SYSTEM, builder: `${BASH}/bin/bash`, args: ['-e', '/builder.sh'], env };
+    const bare: Derivation = {
+      outputs,
+      inputDrvs: inputs,
+      inputSrcs: [`${BASH}`],
+      system: SYSTEM,
+      builder: `${BASH}/bin/bash`,
+      args: ['-e', '/builder.sh'],
+      env,
+    };
     const drv = fillOutputPaths(bare, throwingLookup, { cache: hashCache });
     const aterm = printDerivation(drv);
     const drvPath = derivationPathFromAterm(aterm, drv);
@@ -267,7 +318,15 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     if (index === bootstrapLen) counted.stdenv = drvPath;
     const event = makeEvent(
       'DerivationRegistered',
-      { drvPath, name: node.name, system: SYSTEM, outputs: drv.outputs, inputDrvs: drv.inputDrvs, inputSrcs: drv.inputSrcs, aterm },
+      {
+        drvPath,
+        name: node.name,
+        system: SYSTEM,
+        outputs: drv.outputs,
+        inputDrvs: drv.inputDrvs,
+        inputSrcs: drv.inputSrcs,
+        aterm,
+      },
       keys.derivationRegistered(drvPath),
       meta(),
     );
@@ -280,22 +339,62 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
   const rebuilt = new Set<Node>();
   const registeredResolved = new Set<string>();
 
-  function* attempt(node: Node, farm: string, groupId?: string, mustFail?: boolean): Generator<HistoryEvent, 'ok' | 'transient' | 'permanent' | 'dependency'> {
+  function* attempt(
+    node: Node,
+    farm: string,
+    groupId?: string,
+    mustFail?: boolean,
+  ): Generator<HistoryEvent, 'ok' | 'transient' | 'permanent' | 'dependency'> {
     const attemptId = `${farm}-a${++attemptSeq}`;
     const machine = machines(farm);
     const m = meta(farm);
-    const startData: { drvPath: string; attemptId: string; farm: string; machine: string; startedAt: string; groupId?: string } = { drvPath: node.drvPath, attemptId, farm, machine, startedAt: m.recordedAt };
+    const startData: {
+      drvPath: string;
+      attemptId: string;
+      farm: string;
+      machine: string;
+      startedAt: string;
+      groupId?: string;
+    } = { drvPath: node.drvPath, attemptId, farm, machine, startedAt: m.recordedAt };
     if (groupId) startData.groupId = groupId;
-    yield drvEvent(makeEvent('AttemptStarted', startData, keys.attempt(node.drvPath, attemptId, 'AttemptStarted'), m));
-    const fail = (status: FailureStatus, cause: FailureCause, cache: FailureCache, tail: string): HistoryEvent => {
+    yield drvEvent(
+      makeEvent('AttemptStarted', startData, keys.attempt(node.drvPath, attemptId, 'AttemptStarted'), m),
+    );
+    const fail = (
+      status: FailureStatus,
+      cause: FailureCause,
+      cache: FailureCache,
+      tail: string,
+    ): HistoryEvent => {
       const fm = meta(farm);
       const log = { sha256: sha256Hex(`${attemptId}\n${tail}`), bytes: 4096 + rng.int(1 << 20), tail };
-      const data = { drvPath: node.drvPath, attemptId, status, cause, transient: cache === 'retry', cache, log, finishedAt: fm.recordedAt };
-      return drvEvent(makeEvent('AttemptFailed', cause === 'builder' ? { ...data, exitCode: 2 } : data, keys.attempt(node.drvPath, attemptId, 'AttemptFailed'), fm));
+      const data = {
+        drvPath: node.drvPath,
+        attemptId,
+        status,
+        cause,
+        transient: cache === 'retry',
+        cache,
+        log,
+        finishedAt: fm.recordedAt,
+      };
+      return drvEvent(
+        makeEvent(
+          'AttemptFailed',
+          cause === 'builder' ? { ...data, exitCode: 2 } : data,
+          keys.attempt(node.drvPath, attemptId, 'AttemptFailed'),
+          fm,
+        ),
+      );
     };
     const broken = Object.entries(node.inputs).find(([dep]) => !byPath.get(dep)!.valid);
     if (broken) {
-      yield fail('DependencyFailed', 'dependency', 'cache', `error: 1 dependencies of derivation '${node.drvPath}' failed to build`);
+      yield fail(
+        'DependencyFailed',
+        'dependency',
+        'cache',
+        `error: 1 dependencies of derivation '${node.drvPath}' failed to build`,
+      );
       return 'dependency';
     }
     if (!mustFail && rng.chance(o.transientRate)) {
@@ -305,11 +404,17 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     }
     // permanent failures hit leaf-ish packages: one in a hub would fail most of the graph, which no farm tolerates for long
     if (mustFail || (node.level >= o.depth - 8 && rng.chance(o.permanentRate))) {
-      yield fail('PermanentFailure', 'builder', 'cache', `make: *** [Makefile:${100 + rng.int(900)}: all] Error 2\nerror: builder for '${node.drvPath}' failed with exit code 2`);
+      yield fail(
+        'PermanentFailure',
+        'builder',
+        'cache',
+        `make: *** [Makefile:${100 + rng.int(900)}: all] Error 2\nerror: builder for '${node.drvPath}' failed with exit code 2`,
+      );
       return 'permanent';
     }
     const inputRealisations: Record<string, string> = {};
-    for (const [dep, outs] of Object.entries(node.inputs)) for (const out of outs) inputRealisations[`${dep}^${out}`] = byPath.get(dep)!.valid![out];
+    for (const [dep, outs] of Object.entries(node.inputs))
+      for (const out of outs) inputRealisations[`${dep}^${out}`] = byPath.get(dep)!.valid![out];
     let outputs: Record<string, string> = node.outputs;
     if (node.kind === 'ca' || node.kind === 'deferred') {
       const resolved = resolveDerivation(node.drv, inputRealisations, throwingLookup);
@@ -319,7 +424,15 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
         yield drvEvent(
           makeEvent(
             'DerivationRegistered',
-            { drvPath: resolved.drvPath, name: node.name, system: SYSTEM, outputs: resolved.drv.outputs, inputDrvs: {}, inputSrcs: resolved.drv.inputSrcs, aterm },
+            {
+              drvPath: resolved.drvPath,
+              name: node.name,
+              system: SYSTEM,
+              outputs: resolved.drv.outputs,
+              inputDrvs: {},
+              inputSrcs: resolved.drv.inputSrcs,
+              aterm,
+            },
             keys.derivationRegistered(resolved.drvPath),
             meta(),
           ),
@@ -327,27 +440,60 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
       }
       const rm = meta(farm);
       yield drvEvent(
-        makeEvent('AttemptResolved', { drvPath: node.drvPath, attemptId, resolvedDrvPath: resolved.drvPath, inputRealisations }, keys.attempt(node.drvPath, attemptId, 'AttemptResolved'), rm),
+        makeEvent(
+          'AttemptResolved',
+          { drvPath: node.drvPath, attemptId, resolvedDrvPath: resolved.drvPath, inputRealisations },
+          keys.attempt(node.drvPath, attemptId, 'AttemptResolved'),
+          rm,
+        ),
       );
       if (node.kind === 'ca') {
         // content addressed: the path is the hash of what was built, so a non-deterministic rebuild differs
         const nondet = node.valid !== undefined && rng.chance(0.3) ? `/${farm}` : '';
         outputs = Object.fromEntries(
-          Object.keys(node.outputs).map((n) => [n, makeFixedOutputPath(outputPathName(node.name, n), 'nar', 'sha256', sha256Hex(`${resolved.drvPath}^${n}${nondet}`))]),
+          Object.keys(node.outputs).map((n) => [
+            n,
+            makeFixedOutputPath(
+              outputPathName(node.name, n),
+              'nar',
+              'sha256',
+              sha256Hex(`${resolved.drvPath}^${n}${nondet}`),
+            ),
+          ]),
         );
       } else {
         outputs = Object.fromEntries(Object.entries(resolved.drv.outputs).map(([n, out]) => [n, out.path]));
       }
     }
     const sm = meta(farm);
-    const data: AttemptSucceeded['data'] = { drvPath: node.drvPath, attemptId, outputs, finishedAt: sm.recordedAt };
-    if (node.kind === 'ca' || node.kind === 'deferred' || !rng.chance(o.unreportedRate)) data.inputRealisations = inputRealisations;
-    yield drvEvent(makeEvent('AttemptSucceeded', data, keys.attempt(node.drvPath, attemptId, 'AttemptSucceeded'), sm));
+    const data: AttemptSucceeded['data'] = {
+      drvPath: node.drvPath,
+      attemptId,
+      outputs,
+      finishedAt: sm.recordedAt,
+    };
+    if (node.kind === 'ca' || node.kind === 'deferred' || !rng.chance(o.unreportedRate))
+      data.inputRealisations = inputRealisations;
+    yield drvEvent(
+      makeEvent('AttemptSucceeded', data, keys.attempt(node.drvPath, attemptId, 'AttemptSucceeded'), sm),
+    );
     if (node.kind === 'fod') {
       const expected = `sha256:${node.drv.outputs.out.hash}`;
       const mismatch = rng.chance(0.02);
-      const v = { drvPath: node.drvPath, attemptId, outputHash: { expected, actual: mismatch ? `sha256:${sha256Hex(attemptId)}` : expected }, inputsFingerprint: sha256Hex(`unfixed:${node.drvPath}`) };
-      yield drvEvent(makeEvent(mismatch ? 'FodMismatch' : 'FodVerified', v, keys.attempt(node.drvPath, attemptId, mismatch ? 'FodMismatch' : 'FodVerified'), meta(farm)));
+      const v = {
+        drvPath: node.drvPath,
+        attemptId,
+        outputHash: { expected, actual: mismatch ? `sha256:${sha256Hex(attemptId)}` : expected },
+        inputsFingerprint: sha256Hex(`unfixed:${node.drvPath}`),
+      };
+      yield drvEvent(
+        makeEvent(
+          mismatch ? 'FodMismatch' : 'FodVerified',
+          v,
+          keys.attempt(node.drvPath, attemptId, mismatch ? 'FodMismatch' : 'FodVerified'),
+          meta(farm),
+        ),
+      );
     }
     node.valid = outputs;
     node.validAttempt = attemptId;
@@ -373,17 +519,42 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
         if (!rng.chance(0.5)) break;
         const cm = meta();
         yield drvEvent(
-          makeEvent('FailureCleared', { drvPath: node.drvPath, attemptId: failedAttempt, by: 'operator-alice', reason: 'flaky test, retrying' }, keys.failureCleared(node.drvPath, failedAttempt), cm),
+          makeEvent(
+            'FailureCleared',
+            {
+              drvPath: node.drvPath,
+              attemptId: failedAttempt,
+              by: 'operator-alice',
+              reason: 'flaky test, retrying',
+            },
+            keys.failureCleared(node.drvPath, failedAttempt),
+            cm,
+          ),
         );
       }
       clock += 60_000 * 3 ** tries; // the backoff the negative cache asks for
     }
-    if (node.valid && rng.chance(o.rebuildRate)) yield* attempt(node, farms[(farms.indexOf(farm) + 1) % farms.length]);
+    if (node.valid && rng.chance(o.rebuildRate))
+      yield* attempt(node, farms[(farms.indexOf(farm) + 1) % farms.length]);
   }
 
-  function* poison(node: Node, cause: 'operator' | 'group-failure', reason: string, attemptIds: string[], outputPaths: string[]): Generator<HistoryEvent> {
+  function* poison(
+    node: Node,
+    cause: 'operator' | 'group-failure',
+    reason: string,
+    attemptIds: string[],
+    outputPaths: string[],
+  ): Generator<HistoryEvent> {
     node.serial++;
-    const data = { drvPath: node.drvPath, serial: node.serial, reason, scope: { kind: 'attempt' as const, attemptId: attemptIds[0] }, cause, attemptIds, outputPaths: [...new Set(outputPaths)].sort() };
+    const data = {
+      drvPath: node.drvPath,
+      serial: node.serial,
+      reason,
+      scope: { kind: 'attempt' as const, attemptId: attemptIds[0] },
+      cause,
+      attemptIds,
+      outputPaths: [...new Set(outputPaths)].sort(),
+    };
     yield drvEvent(makeEvent('ResultPoisoned', data, keys.resultPoisoned(node.drvPath, node.serial), meta()));
     node.valid = undefined;
     node.validAttempt = undefined;
@@ -393,7 +564,19 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     const groupId = `grp-${o.seed}-${members[0].index}`;
     const stream = groupStreamName(groupId);
     const om = meta();
-    yield emit(stream, makeEvent('GroupOpened', { groupId, members: members.map((m) => ({ drvPath: m.drvPath })), deadline: iso(clock + 4 * 3600_000) }, keys.group(groupId, 'GroupOpened'), om));
+    yield emit(
+      stream,
+      makeEvent(
+        'GroupOpened',
+        {
+          groupId,
+          members: members.map((m) => ({ drvPath: m.drvPath })),
+          deadline: iso(clock + 4 * 3600_000),
+        },
+        keys.group(groupId, 'GroupOpened'),
+        om,
+      ),
+    );
     const failing = rng.chance(0.3) ? 1 + rng.int(members.length - 1) : -1;
     const succeeded: MemberAttempt[] = [];
     const farm = rng.pick(farms);
@@ -402,20 +585,56 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
       if (r === 'ok') {
         const member = { drvPath: members[i].drvPath, attemptId: members[i].validAttempt! };
         succeeded.push(member);
-        yield emit(stream, makeEvent('GroupMemberSucceeded', { groupId, ...member, at: iso(clock) }, keys.groupMember(groupId, member.drvPath), meta()));
+        yield emit(
+          stream,
+          makeEvent(
+            'GroupMemberSucceeded',
+            { groupId, ...member, at: iso(clock) },
+            keys.groupMember(groupId, member.drvPath),
+            meta(),
+          ),
+        );
       } else {
         const failedAttempt = `${farm}-a${attemptSeq}`;
         const gm = meta();
         const detail = `${members[i].drvPath} failed in attempt ${failedAttempt}`;
-        yield emit(stream, makeEvent('GroupFailed', { groupId, reason: 'member-failed', member: { drvPath: members[i].drvPath, attemptId: failedAttempt }, detail, succeeded: [...succeeded] }, keys.group(groupId, 'GroupFailed'), gm));
+        yield emit(
+          stream,
+          makeEvent(
+            'GroupFailed',
+            {
+              groupId,
+              reason: 'member-failed',
+              member: { drvPath: members[i].drvPath, attemptId: failedAttempt },
+              detail,
+              succeeded: [...succeeded],
+            },
+            keys.group(groupId, 'GroupFailed'),
+            gm,
+          ),
+        );
         for (const s of succeeded) {
           const n = byPath.get(s.drvPath)!;
-          yield* poison(n, 'group-failure', `group ${groupId} failed: ${detail}`, [s.attemptId], Object.values(n.valid ?? {}));
+          yield* poison(
+            n,
+            'group-failure',
+            `group ${groupId} failed: ${detail}`,
+            [s.attemptId],
+            Object.values(n.valid ?? {}),
+          );
         }
         return;
       }
     }
-    yield emit(stream, makeEvent('GroupSucceeded', { groupId, members: succeeded }, keys.group(groupId, 'GroupSucceeded'), meta()));
+    yield emit(
+      stream,
+      makeEvent(
+        'GroupSucceeded',
+        { groupId, members: succeeded },
+        keys.group(groupId, 'GroupSucceeded'),
+        meta(),
+      ),
+    );
   }
 
   // --- the history: evaluate a chunk, build it, now and then poison --------------------------------
@@ -434,7 +653,11 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     for (let g = 0; g < groups && tops.length > 0; g++) {
       const at = rng.pick(tops);
       const members = chunk.slice(at, at + 2 + rng.int(2));
-      if (members.length < 2 || members.some((m) => m.kind !== 'ia' || m.level < o.depth - 6 || groupOf.has(m))) continue;
+      if (
+        members.length < 2 ||
+        members.some((m) => m.kind !== 'ia' || m.level < o.depth - 6 || groupOf.has(m))
+      )
+        continue;
       for (const m of members) groupOf.set(m, members);
     }
     for (const n of chunk) {
@@ -445,7 +668,14 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     const poisons = Math.round((chunk.length * o.poisonsPerThousand) / 1000);
     for (let p = 0; p < poisons; p++) {
       const n = chunk[rng.int(chunk.length)];
-      if (n.valid && n.kind !== 'fod' && n.index > o.chunk / 10) yield* poison(n, 'operator', 'bad machine: results of farm hardware under investigation', [n.validAttempt!], Object.values(n.valid));
+      if (n.valid && n.kind !== 'fod' && n.index > o.chunk / 10)
+        yield* poison(
+          n,
+          'operator',
+          'bad machine: results of farm hardware under investigation',
+          [n.validAttempt!],
+          Object.values(n.valid),
+        );
     }
   }
 }

@@ -29,12 +29,30 @@ export interface SignatureAudit {
 }
 
 const MAX_PROBLEMS = 100;
-const FARM_EVENTS = new Set(['AttemptStarted', 'AttemptSucceeded', 'AttemptFailed', 'AttemptResolved', 'FodVerified', 'FodMismatch', 'GroupOpened', 'DerivationRegistered']);
+const FARM_EVENTS = new Set([
+  'AttemptStarted',
+  'AttemptSucceeded',
+  'AttemptFailed',
+  'AttemptResolved',
+  'FodVerified',
+  'FodMismatch',
+  'GroupOpened',
+  'DerivationRegistered',
+]);
 const EVALUATOR_EVENTS = new Set(['DerivationRegistered', 'GroupOpened']);
 
 export class SignatureAuditor {
-  private readonly keys: Map<string, { key: TrustedKey; verify: (body: string, sig: Buffer) => boolean }> | undefined;
-  private readonly audit: SignatureAudit = { events: 0, signed: 0, unsigned: {}, verified: 0, notVerifiable: 0, problems: [], problemCount: 0 };
+  private readonly keys:
+    Map<string, { key: TrustedKey; verify: (body: string, sig: Buffer) => boolean }> | undefined;
+  private readonly audit: SignatureAudit = {
+    events: 0,
+    signed: 0,
+    unsigned: {},
+    verified: 0,
+    notVerifiable: 0,
+    problems: [],
+    problemCount: 0,
+  };
 
   /** Without trusted keys, only the form of each signature is checked. */
   constructor(trusted?: readonly TrustedKey[]) {
@@ -43,7 +61,8 @@ export class SignatureAuditor {
 
   private problem(r: RecordedEvent, problem: string): void {
     this.audit.problemCount++;
-    if (this.audit.problems.length < MAX_PROBLEMS) this.audit.problems.push({ position: r.position.toString(), id: r.id, type: r.type, problem });
+    if (this.audit.problems.length < MAX_PROBLEMS)
+      this.audit.problems.push({ position: r.position.toString(), id: r.id, type: r.type, problem });
   }
 
   check(batch: readonly RecordedEvent[]): void {
@@ -76,8 +95,14 @@ export class SignatureAuditor {
       }
       const role = trusted.key.role;
       const farm = (r.data as { farm?: unknown }).farm;
-      if (role.kind === 'farm' && (!FARM_EVENTS.has(r.type) || (typeof farm === 'string' && farm !== role.farm))) {
-        this.problem(r, `a ${formatRole(role)} key may not sign ${r.type}${typeof farm === 'string' ? ` for farm ${farm}` : ''}`);
+      if (
+        role.kind === 'farm' &&
+        (!FARM_EVENTS.has(r.type) || (typeof farm === 'string' && farm !== role.farm))
+      ) {
+        this.problem(
+          r,
+          `a ${formatRole(role)} key may not sign ${r.type}${typeof farm === 'string' ? ` for farm ${farm}` : ''}`,
+        );
         continue;
       }
       if (role.kind === 'evaluator' && !EVALUATOR_EVENTS.has(r.type)) {

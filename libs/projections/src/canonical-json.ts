@@ -7,7 +7,8 @@ import { ProjectionError } from './errors';
  */
 export function canonicalJson(value: unknown): string {
   const out = write(value);
-  if (out === undefined) throw new ProjectionError('INVALID_DOC', `a read-model document must be JSON, got ${typeof value}`);
+  if (out === undefined)
+    throw new ProjectionError('INVALID_DOC', `a read-model document must be JSON, got ${typeof value}`);
   return out;
 }
 
@@ -57,7 +58,10 @@ function write(value: unknown): string | undefined {
       return s + '}';
     }
     case 'bigint':
-      throw new ProjectionError('INVALID_DOC', 'bigint in a read-model document: store it as a decimal string');
+      throw new ProjectionError(
+        'INVALID_DOC',
+        'bigint in a read-model document: store it as a decimal string',
+      );
     default:
       return undefined;
   }

@@ -1,4 +1,10 @@
-import { CURRENT_SCHEMA_VERSION, READ_MODELS, fromStored, isDomainEventType, type DomainEvent } from '@buildgraph/domain';
+import {
+  CURRENT_SCHEMA_VERSION,
+  READ_MODELS,
+  fromStored,
+  isDomainEventType,
+  type DomainEvent,
+} from '@buildgraph/domain';
 import type { RecordedEvent } from '@buildgraph/eventstore';
 import type { Projection } from './projection';
 
@@ -14,8 +20,17 @@ export const PROJECTIONS: readonly Projection<DomainEvent, unknown>[] = READ_MOD
 export function decodeEvent(recorded: RecordedEvent): DomainEvent | undefined {
   if (!isDomainEventType(recorded.type)) return undefined;
   const version = (recorded.metadata as { schemaVersion?: unknown }).schemaVersion;
-  if (version === CURRENT_SCHEMA_VERSION[recorded.type] && typeof recorded.data === 'object' && recorded.data !== null) {
-    return { id: recorded.id, type: recorded.type, data: recorded.data, metadata: recorded.metadata } as unknown as DomainEvent;
+  if (
+    version === CURRENT_SCHEMA_VERSION[recorded.type] &&
+    typeof recorded.data === 'object' &&
+    recorded.data !== null
+  ) {
+    return {
+      id: recorded.id,
+      type: recorded.type,
+      data: recorded.data,
+      metadata: recorded.metadata,
+    } as unknown as DomainEvent;
   }
   return fromStored(recorded);
 }

@@ -3,6 +3,8 @@
  * @buildgraph/domain (planInvalidation, groupPolicy); here they only read the read store and append.
  */
 import {
+  ATTEMPT_TRACE,
+  BAD_PATHS,
   CONSUMERS,
   DRV_STATE,
   UNREPORTED,
@@ -17,14 +19,19 @@ import {
   groupStreamName,
   initialDrvState,
   initialGroupState,
+  attemptKey,
+  lateInvalidationRoots,
   parseConsumerKey,
   planInvalidation,
   toStored,
   type AttemptRef,
+  type AttemptTraceDoc,
+  type BadPathDoc,
   type DomainEvent,
   type DrvEvent,
   type DrvStateDoc,
   type ResultInvalidated,
+  type ResultPoisoned,
   type GroupEvent,
   type PolicyCommand,
 } from '@buildgraph/domain';
@@ -51,20 +58,50 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
   constructor(private readonly opts: { bulkAfter?: number } = {}) {}
 
   async handle(event: DomainEvent, ctx: ProcessorContext): Promise<void> {
-    if (event.type !== 'ResultPoisoned') return;
+    if (event.type === 'ResultPoisoned') return this.invalidate(event, ctx);
+    if (event.type !== 'AttemptSucceeded') return;
+    // a result built on a path condemned before it existed
+    const inputs =
+      event.data.inputRealisations ??
+      ctx.docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(event.data.drvPath, event.data.attemptId))
+        ?.inputRealisations;
+    const late = { drvPath: event.data.drvPath, attemptId: event.data.attemptId };
+    for (const root of lateInvalidationRoots(event, inputs, (p) => ctx.docs.get<BadPathDoc>(BAD_PATHS, p)))
+      await this.invalidate(root, ctx, late);
+  }
+
+  private async invalidate(event: ResultPoisoned, ctx: ProcessorContext, only?: AttemptRef): Promise<void> {
     const planned = process.hrtime.bigint();
-    const consumers = new PrefixIndex(ctx.store, CONSUMERS, (p) => consumersOf(ctx.store, p), this.opts.bulkAfter);
-    const unreported = new PrefixIndex(ctx.store, UNREPORTED, (d) => unreportedConsumersOf(ctx.store, d), this.opts.bulkAfter);
-    const levels = planInvalidation(event, {
-      drvState: (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
-      consumersOf: (p) => consumers.lookup(p),
-      unreportedConsumersOf: (d) => unreported.lookup(d),
-    });
+    const consumers = new PrefixIndex(
+      ctx.store,
+      CONSUMERS,
+      (p) => consumersOf(ctx.store, p),
+      this.opts.bulkAfter,
+    );
+    const unreported = new PrefixIndex(
+      ctx.store,
+      UNREPORTED,
+      (d) => unreportedConsumersOf(ctx.store, d),
+      this.opts.bulkAfter,
+    );
+    const levels = planInvalidation(
+      event,
+      {
+        drvState: (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
+        consumersOf: (p) => consumers.lookup(p),
+        unreportedConsumersOf: (d) => unreported.lookup(d),
+      },
+      only,
+    );
     const appending = process.hrtime.bigint();
     let events = 0;
     // built by the plan from plain JSON data: no undefined fields, so no toStored round trip
     const append = (e: ResultInvalidated) =>
-      ctx.events.append(drvStreamName(e.data.drvPath), [{ id: e.id, type: e.type, data: e.data, metadata: { ...e.metadata } }], 'any');
+      ctx.events.append(
+        drvStreamName(e.data.drvPath),
+        [{ id: e.id, type: e.type, data: e.data, metadata: { ...e.metadata } }],
+        'any',
+      );
     if (ctx.events instanceof SqliteEventStore) {
       // the SQLite store commits concurrent appends in arrival order (docs/eventstore.md, group
       // commit): issued level by level in one go, they land in topological order, in a few commits
@@ -81,7 +118,12 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
       }
     }
     const done = process.hrtime.bigint();
-    this.last = { startedAt: planned, planSeconds: Number(appending - planned) / 1e9, appendSeconds: Number(done - appending) / 1e9, events };
+    this.last = {
+      startedAt: planned,
+      planSeconds: Number(appending - planned) / 1e9,
+      appendSeconds: Number(done - appending) / 1e9,
+      events,
+    };
   }
 }
 
@@ -131,7 +173,11 @@ export class PrefixIndex {
 }
 
 /** Runs a command against its aggregate: read the stream, decide, append at the revision read; retry on a race. */
-export async function executeCommand(events: EventStore, cmd: PolicyCommand, log: PolicyLog = () => {}): Promise<DomainEvent[]> {
+export async function executeCommand(
+  events: EventStore,
+  cmd: PolicyCommand,
+  log: PolicyLog = () => {},
+): Promise<DomainEvent[]> {
   const stream = cmd.aggregate === 'drv' ? drvStreamName(cmd.id) : groupStreamName(cmd.id);
   for (let attempt = 0; attempt < 5; attempt++) {
     const recorded = await events.readStream(stream);
@@ -141,7 +187,9 @@ export async function executeCommand(events: EventStore, cmd: PolicyCommand, log
         ? decideDrv(cmd.command, (history as DrvEvent[]).reduce(evolveDrv, initialDrvState()))
         : decideGroup(cmd.command, (history as GroupEvent[]).reduce(evolveGroup, initialGroupState()));
     if (!decided.ok) {
-      log(`policy command ${cmd.command.type} on ${stream} refused: ${decided.error.message}`, { code: decided.error.code });
+      log(`policy command ${cmd.command.type} on ${stream} refused: ${decided.error.message}`, {
+        code: decided.error.code,
+      });
       return [];
     }
     const out = decided.value.events as DomainEvent[];
@@ -154,7 +202,9 @@ export async function executeCommand(events: EventStore, cmd: PolicyCommand, log
       if (!isEventStoreError(err, 'WRONG_EXPECTED_REVISION')) throw err;
     }
   }
-  log(`policy command ${cmd.command.type} on ${stream} lost 5 races in a row; giving up until the next event`);
+  log(
+    `policy command ${cmd.command.type} on ${stream} lost 5 races in a row; giving up until the next event`,
+  );
   return [];
 }
 
@@ -172,7 +222,8 @@ export class GroupPolicy implements Processor<DomainEvent> {
   }
 
   async tick(ctx: ProcessorContext): Promise<void> {
-    for (const cmd of expiredGroups(openGroups(ctx.store), ctx.now())) await executeCommand(ctx.events, cmd, this.log);
+    for (const cmd of expiredGroups(openGroups(ctx.store), ctx.now()))
+      await executeCommand(ctx.events, cmd, this.log);
   }
 }
 

@@ -38,11 +38,21 @@ export function drvState(rs: ReadStore, drvPath: string): DrvStateDoc | undefine
   return rs.get<DrvStateDoc>(DRV_STATE, drvPath);
 }
 
-export function shouldBuild(rs: ReadStore, drvPath: string, opts: { force?: boolean; now: Date; config?: NegativeCacheConfig }): ShouldBuild {
+export function shouldBuild(
+  rs: ReadStore,
+  drvPath: string,
+  opts: { force?: boolean; now: Date; config?: NegativeCacheConfig },
+): ShouldBuild {
   const doc = drvState(rs, drvPath);
-  const inputs = doc?.failure?.status === 'DependencyFailed' ? Object.keys(rs.get<GraphDoc>(GRAPH, drvPath)?.inputDrvs ?? {}) : [];
+  const inputs =
+    doc?.failure?.status === 'DependencyFailed'
+      ? Object.keys(rs.get<GraphDoc>(GRAPH, drvPath)?.inputDrvs ?? {})
+      : [];
   const dependencies = inputs.map((d) => drvState(rs, d));
-  return decideShouldBuild(doc, opts.now, opts.config ?? DEFAULT_NEGATIVE_CACHE, { force: opts.force, dependencies });
+  return decideShouldBuild(doc, opts.now, opts.config ?? DEFAULT_NEGATIVE_CACHE, {
+    force: opts.force,
+    dependencies,
+  });
 }
 
 /** Direct referrers: drvs that list `drvPath` in their inputDrvs. */
@@ -52,16 +62,28 @@ export function referrersOf(rs: ReadStore, drvPath: string): string[] {
 }
 
 /** Everything that depends on `drvPath`, transitively (not including it), sorted. */
-export function downstream(rs: ReadStore, drvPath: string, opts: { limit?: number } = {}): { drvPaths: string[]; truncated: boolean } {
+export function downstream(
+  rs: ReadStore,
+  drvPath: string,
+  opts: { limit?: number } = {},
+): { drvPaths: string[]; truncated: boolean } {
   return walk(drvPath, (d) => referrersOf(rs, d), opts.limit);
 }
 
 /** Every input drv `drvPath` needs, transitively (not including it), sorted. */
-export function closure(rs: ReadStore, drvPath: string, opts: { limit?: number } = {}): { drvPaths: string[]; truncated: boolean } {
+export function closure(
+  rs: ReadStore,
+  drvPath: string,
+  opts: { limit?: number } = {},
+): { drvPaths: string[]; truncated: boolean } {
   return walk(drvPath, (d) => Object.keys(rs.get<GraphDoc>(GRAPH, d)?.inputDrvs ?? {}), opts.limit);
 }
 
-function walk(start: string, next: (d: string) => string[], limit = Infinity): { drvPaths: string[]; truncated: boolean } {
+function walk(
+  start: string,
+  next: (d: string) => string[],
+  limit = Infinity,
+): { drvPaths: string[]; truncated: boolean } {
   if (!(limit > 0)) throw new ProjectionError('INVALID_ARGUMENT', 'limit must be a positive number');
   const seen = new Set<string>([start]);
   const stack = [start];
@@ -125,8 +147,12 @@ export function openGroups(rs: ReadStore): GroupOutcomeDoc[] {
 }
 
 /** FODs that must be really fetched again: never verified with their current inputs, mismatched, or not within `olderThanMs`. */
-export function fodsDue(rs: ReadStore, opts: { now: Date; olderThanMs: number }): (FodLedgerDoc & { due: FodDueReason })[] {
-  if (!(opts.olderThanMs >= 0)) throw new ProjectionError('INVALID_ARGUMENT', 'olderThanMs must be a number >= 0');
+export function fodsDue(
+  rs: ReadStore,
+  opts: { now: Date; olderThanMs: number },
+): (FodLedgerDoc & { due: FodDueReason })[] {
+  if (!(opts.olderThanMs >= 0))
+    throw new ProjectionError('INVALID_ARGUMENT', 'olderThanMs must be a number >= 0');
   const out: (FodLedgerDoc & { due: FodDueReason })[] = [];
   for (const [, doc] of rs.scan<FodLedgerDoc>(FOD_LEDGER)) {
     const due = fodDue(doc, opts.now, opts.olderThanMs);

@@ -45,9 +45,17 @@ export class ReadStore implements DocReader {
     opts: ReadStoreOptions = {},
   ) {
     try {
-      this.db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
+      this.db = new Database(path, {
+        readonly: opts.readonly === true,
+        fileMustExist: opts.readonly === true,
+      });
     } catch (err) {
-      throw new ProjectionError('READ_STORE_CORRUPT', `cannot open read store ${path}: ${(err as Error).message}`, { path }, { cause: err });
+      throw new ProjectionError(
+        'READ_STORE_CORRUPT',
+        `cannot open read store ${path}: ${(err as Error).message}`,
+        { path },
+        { cause: err },
+      );
     }
     try {
       if (!opts.readonly) {
@@ -69,8 +77,10 @@ export class ReadStore implements DocReader {
         `);
         this.db.prepare(`INSERT OR IGNORE INTO meta (name, value) VALUES ('format', ?)`).run(FORMAT);
       }
-      const format = this.db.prepare(`SELECT value FROM meta WHERE name = 'format'`).get() as { value: string } | undefined;
-      if (format?.value !== FORMAT) throw new Error(`format is ${format?.value ?? 'missing'}, expected ${FORMAT}`);
+      const format = this.db.prepare(`SELECT value FROM meta WHERE name = 'format'`).get() as
+        { value: string } | undefined;
+      if (format?.value !== FORMAT)
+        throw new Error(`format is ${format?.value ?? 'missing'}, expected ${FORMAT}`);
       this.getStmt = this.db.prepare('SELECT json FROM docs WHERE model = ? AND key = ?');
       this.putStmt = this.db.prepare('INSERT OR REPLACE INTO docs (model, key, json) VALUES (?, ?, ?)');
       this.delStmt = this.db.prepare('DELETE FROM docs WHERE model = ? AND key = ?');
@@ -79,7 +89,12 @@ export class ReadStore implements DocReader {
     } catch (err) {
       this.db.close();
       if (err instanceof ProjectionError) throw err;
-      throw new ProjectionError('READ_STORE_CORRUPT', `${path} is not a buildgraph read store: ${(err as Error).message}`, { path }, { cause: err });
+      throw new ProjectionError(
+        'READ_STORE_CORRUPT',
+        `${path} is not a buildgraph read store: ${(err as Error).message}`,
+        { path },
+        { cause: err },
+      );
     }
   }
 
@@ -96,13 +111,19 @@ export class ReadStore implements DocReader {
 
   /** Just the keys under a prefix (index documents carry their meaning in the key). */
   keys(model: string, prefix = ''): string[] {
-    this.keysStmt ??= this.db.prepare<[string, string, string], string>('SELECT key FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key').pluck();
+    this.keysStmt ??= this.db
+      .prepare<[string, string, string], string>(
+        'SELECT key FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key',
+      )
+      .pluck();
     return this.keysStmt.all(model, prefix, prefix + '\uffff');
   }
 
   /** Every key of a model, in key order, without the documents (one sequential scan). */
   *allKeys(model: string): IterableIterator<string> {
-    const stmt = this.db.prepare<[string], string>('SELECT key FROM docs WHERE model = ? ORDER BY key').pluck();
+    const stmt = this.db
+      .prepare<[string], string>('SELECT key FROM docs WHERE model = ? ORDER BY key')
+      .pluck();
     yield* stmt.iterate(model);
   }
 
@@ -110,7 +131,9 @@ export class ReadStore implements DocReader {
   private keysStmt: Database.Statement<[string, string, string], string> | undefined;
 
   private scanRows(model: string, prefix: string): { key: string; json: string }[] {
-    this.scanStmt ??= this.db.prepare('SELECT key, json FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key');
+    this.scanStmt ??= this.db.prepare(
+      'SELECT key, json FROM docs WHERE model = ? AND key >= ? AND key < ? ORDER BY key',
+    );
     return this.scanStmt.all(model, prefix, prefix + '\uffff');
   }
 
@@ -124,7 +147,9 @@ export class ReadStore implements DocReader {
   }
 
   models(): string[] {
-    return (this.db.prepare('SELECT DISTINCT model FROM docs ORDER BY model').all() as { model: string }[]).map((r) => r.model);
+    return (
+      this.db.prepare('SELECT DISTINCT model FROM docs ORDER BY model').all() as { model: string }[]
+    ).map((r) => r.model);
   }
 
   /** The last position applied by `name` (0n when never run). */
@@ -138,13 +163,18 @@ export class ReadStore implements DocReader {
   }
 
   /** Writes the changes and checkpoints atomically: all or nothing. */
-  commit(changes: Iterable<DocChange>, checkpoints: Record<string, bigint> = {}, meta: Record<string, string> = {}): void {
+  commit(
+    changes: Iterable<DocChange>,
+    checkpoints: Record<string, bigint> = {},
+    meta: Record<string, string> = {},
+  ): void {
     this.db.transaction(() => {
       for (const c of changes) {
         if (c.doc === undefined) this.delStmt.run(c.model, c.key);
         else this.putStmt.run(c.model, c.key, canonicalJson(c.doc));
       }
-      for (const [name, position] of Object.entries(checkpoints)) this.metaPut.run(`checkpoint:${name}`, position.toString());
+      for (const [name, position] of Object.entries(checkpoints))
+        this.metaPut.run(`checkpoint:${name}`, position.toString());
       for (const [name, value] of Object.entries(meta)) this.metaPut.run(name, value);
     })();
   }
@@ -155,7 +185,9 @@ export class ReadStore implements DocReader {
    */
   digest(model: string): string {
     const hash = createHash('sha256');
-    const stmt = this.db.prepare<[string], [string, string]>('SELECT key, json FROM docs WHERE model = ? ORDER BY key').raw();
+    const stmt = this.db
+      .prepare<[string], [string, string]>('SELECT key, json FROM docs WHERE model = ? ORDER BY key')
+      .raw();
     // hashing in chunks: one update per row costs more than the hashing itself
     let chunk = '';
     for (const [key, json] of stmt.iterate(model)) {
@@ -185,6 +217,11 @@ function parse(json: string, model: string, key: string): unknown {
   try {
     return JSON.parse(json);
   } catch (err) {
-    throw new ProjectionError('READ_STORE_CORRUPT', `document ${model}/${key} is not JSON`, { model, key }, { cause: err });
+    throw new ProjectionError(
+      'READ_STORE_CORRUPT',
+      `document ${model}/${key} is not JSON`,
+      { model, key },
+      { cause: err },
+    );
   }
 }

@@ -30,7 +30,11 @@ export interface ReplayResult {
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   if (existsSync(opts.out) && !opts.overwrite) {
-    throw new ProjectionError('INVALID_ARGUMENT', `${opts.out} exists: replay writes a fresh read store (remove it, or pass overwrite)`, { out: opts.out });
+    throw new ProjectionError(
+      'INVALID_ARGUMENT',
+      `${opts.out} exists: replay writes a fresh read store (remove it, or pass overwrite)`,
+      { out: opts.out },
+    );
   }
   const head = await opts.events.headPosition();
   const tmp = `${opts.out}.replay-${process.pid}`;
@@ -39,7 +43,15 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const rs = new ReadStore(tmp, { bulk: true });
   let result: ReplayResult;
   try {
-    const runner = new ProjectionRunner({ events: opts.events, readStore: rs, projections: PROJECTIONS, decode: decodeEvent, flushEvery: 25_000, cacheSize: 50_000, batchSize: 5000 });
+    const runner = new ProjectionRunner({
+      events: opts.events,
+      readStore: rs,
+      projections: PROJECTIONS,
+      decode: decodeEvent,
+      flushEvery: 25_000,
+      cacheSize: 50_000,
+      batchSize: 5000,
+    });
     const to = typeof opts.to === 'bigint' ? (opts.to < head ? opts.to : head) : head;
     const until = opts.to instanceof Date ? opts.to.getTime() : undefined;
     let count = 0;
@@ -52,7 +64,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         opts.onProgress?.({ position: p, head: to, events: n });
       },
     });
-    result = { position, events: count, seconds: Number(process.hrtime.bigint() - started) / 1e9, digests: rs.digests() };
+    result = {
+      position,
+      events: count,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      digests: rs.digests(),
+    };
   } catch (err) {
     rs.close();
     rmSync(tmp, { force: true });
@@ -77,7 +94,15 @@ export interface DigestComparison {
 }
 
 /** Per read model: do the live and replayed stores hold the same documents? */
-export function compareDigests(live: Record<string, string>, replayed: Record<string, string>): DigestComparison[] {
+export function compareDigests(
+  live: Record<string, string>,
+  replayed: Record<string, string>,
+): DigestComparison[] {
   const models = [...new Set([...Object.keys(live), ...Object.keys(replayed)])].sort();
-  return models.map((model) => ({ model, live: live[model], replayed: replayed[model], equal: live[model] !== undefined && live[model] === replayed[model] }));
+  return models.map((model) => ({
+    model,
+    live: live[model],
+    replayed: replayed[model],
+    equal: live[model] !== undefined && live[model] === replayed[model],
+  }));
 }

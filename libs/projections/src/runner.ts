@@ -88,7 +88,10 @@ export class ProjectionRunner<E> implements DocReader {
     this.cacheSize = opts.cacheSize ?? 200_000;
     this.flushEvery = opts.flushEvery ?? 20_000;
     const names = this.projections.map((p) => `${p.name}@${p.version}`);
-    if (new Set(this.projections.map((p) => p.name)).size !== names.length || this.projections.some((p) => p.name === REJECTED_MODEL)) {
+    if (
+      new Set(this.projections.map((p) => p.name)).size !== names.length ||
+      this.projections.some((p) => p.name === REJECTED_MODEL)
+    ) {
       throw new ProjectionError('INVALID_ARGUMENT', `projection names must be unique: ${names.join(', ')}`);
     }
     this.caches = this.projections.map((p) => this.modelCache(p.name));
@@ -103,7 +106,12 @@ export class ProjectionRunner<E> implements DocReader {
       );
     }
     this.written = opts.readStore.isEmpty() ? new KeyFilter() : undefined;
-    this.ctx = { docs: this, store: opts.readStore, events: opts.events, now: opts.now ?? (() => new Date()) };
+    this.ctx = {
+      docs: this,
+      store: opts.readStore,
+      events: opts.events,
+      now: opts.now ?? (() => new Date()),
+    };
   }
 
   private modelCache(model: string): ModelCache {
@@ -146,7 +154,8 @@ export class ProjectionRunner<E> implements DocReader {
         this.reject(recorded, 'decode', err);
       }
       if (event !== undefined) {
-        for (let i = 0; i < this.projections.length; i++) this.applyOne(this.projections[i], this.caches[i], event, recorded);
+        for (let i = 0; i < this.projections.length; i++)
+          this.applyOne(this.projections[i], this.caches[i], event, recorded);
       }
       this.applied = recorded.position;
       this.pending++;
@@ -191,7 +200,14 @@ export class ProjectionRunner<E> implements DocReader {
 
   private reject(recorded: RecordedEvent, by: string, err: unknown): void {
     const key = `${recorded.position.toString().padStart(20, '0')}:${by}`;
-    const doc = { position: recorded.position.toString(), stream: recorded.stream, type: recorded.type, id: recorded.id, by, message: (err as Error)?.message ?? String(err) };
+    const doc = {
+      position: recorded.position.toString(),
+      stream: recorded.stream,
+      type: recorded.type,
+      id: recorded.id,
+      by,
+      message: (err as Error)?.message ?? String(err),
+    };
     this.modelCache(REJECTED_MODEL).entries.set(key, { doc, dirty: true });
   }
 
@@ -209,7 +225,11 @@ export class ProjectionRunner<E> implements DocReader {
       }
     }
     try {
-      this.opts.readStore.commit(changes, { [this.checkpointName]: this.applied }, { [`projections:${this.checkpointName}`]: this.signature });
+      this.opts.readStore.commit(
+        changes,
+        { [this.checkpointName]: this.applied },
+        { [`projections:${this.checkpointName}`]: this.signature },
+      );
     } catch (err) {
       // The cache is ahead of the file now: forget it, and the checkpoint decides where to resume.
       for (const c of this.models.values()) {
@@ -257,7 +277,11 @@ export class ProjectionRunner<E> implements DocReader {
     const to = opts.to ?? (await this.opts.events.headPosition());
     let events = 0;
     if (this.applied < to) {
-      for await (let batch of this.opts.events.readAll({ from: this.applied, to, batchSize: this.opts.batchSize ?? 2000 })) {
+      for await (let batch of this.opts.events.readAll({
+        from: this.applied,
+        to,
+        batchSize: this.opts.batchSize ?? 2000,
+      })) {
         let stop = false;
         if (opts.stopBefore) {
           const i = batch.findIndex(opts.stopBefore);
@@ -287,13 +311,17 @@ export class ProjectionRunner<E> implements DocReader {
     for (const p of this.processors) {
       const from = this.opts.readStore.checkpoint(`processor:${p.name}`);
       if (from >= this.applied) continue;
-      for await (const batch of this.opts.events.readAll({ from, to: this.applied })) await this.process(batch, [p]);
+      for await (const batch of this.opts.events.readAll({ from, to: this.applied }))
+        await this.process(batch, [p]);
     }
-    this.subscription = this.opts.events.subscribe({ from: this.applied, batchSize: this.opts.batchSize }, async (batch) => {
-      this.apply(batch);
-      this.flush();
-      await this.process(batch, this.processors);
-    });
+    this.subscription = this.opts.events.subscribe(
+      { from: this.applied, batchSize: this.opts.batchSize },
+      async (batch) => {
+        this.apply(batch);
+        this.flush();
+        await this.process(batch, this.processors);
+      },
+    );
     if (this.opts.tickMs && this.processors.some((p) => p.tick)) {
       this.timer = setInterval(() => void this.tick(), this.opts.tickMs);
       this.timer.unref();

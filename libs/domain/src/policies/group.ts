@@ -11,7 +11,9 @@ import type { DomainEvent } from '../events/types';
 import type { ExpireDeadline, RecordMemberOutcome } from '../group/decide';
 import type { GroupOutcomeDoc } from '../projections/group-outcome';
 
-export type PolicyCommand = { aggregate: 'group'; id: string; command: RecordMemberOutcome | ExpireDeadline } | { aggregate: 'drv'; id: string; command: PoisonResult };
+export type PolicyCommand =
+  | { aggregate: 'group'; id: string; command: RecordMemberOutcome | ExpireDeadline }
+  | { aggregate: 'drv'; id: string; command: PoisonResult };
 
 export interface GroupPolicyView {
   /** the group an attempt was started in, if any (AttemptStarted.groupId) */
@@ -34,31 +36,69 @@ export function groupPolicy(event: DomainEvent, view: GroupPolicyView): PolicyCo
     case 'AttemptFailed': {
       const { drvPath, attemptId, finishedAt } = event.data;
       const groupId = view.groupOfAttempt(drvPath, attemptId);
-      if (groupId === undefined || !view.group(groupId)?.members.some((m) => m.drvPath === drvPath)) return [];
+      if (groupId === undefined || !view.group(groupId)?.members.some((m) => m.drvPath === drvPath))
+        return [];
       const succeeded = event.type === 'AttemptSucceeded';
-      const data: RecordMemberOutcome['data'] = { groupId, drvPath, attemptId, outcome: succeeded ? 'succeeded' : 'failed', at: finishedAt };
-      if (event.type === 'AttemptFailed') data.reason = `${drvPath} failed in attempt ${attemptId}: ${event.data.status} (${event.data.cause})`;
-      return [{ aggregate: 'group', id: groupId, command: { type: 'RecordMemberOutcome', data, metadata: metaFrom(event, 'member') } }];
+      const data: RecordMemberOutcome['data'] = {
+        groupId,
+        drvPath,
+        attemptId,
+        outcome: succeeded ? 'succeeded' : 'failed',
+        at: finishedAt,
+      };
+      if (event.type === 'AttemptFailed')
+        data.reason = `${drvPath} failed in attempt ${attemptId}: ${event.data.status} (${event.data.cause})`;
+      return [
+        {
+          aggregate: 'group',
+          id: groupId,
+          command: { type: 'RecordMemberOutcome', data, metadata: metaFrom(event, 'member') },
+        },
+      ];
     }
     case 'GroupMemberSucceeded': {
       // a success recorded after the group failed is a late partial success: cancel it too
       if (view.group(event.data.groupId)?.status !== 'failed') return [];
-      return [poisonMember(event, { drvPath: event.data.drvPath, attemptId: event.data.attemptId }, `group ${event.data.groupId} had already failed`, 'poison-late')];
+      return [
+        poisonMember(
+          event,
+          { drvPath: event.data.drvPath, attemptId: event.data.attemptId },
+          `group ${event.data.groupId} had already failed`,
+          'poison-late',
+        ),
+      ];
     }
     case 'GroupFailed':
-      return event.data.succeeded.map((m, i) => poisonMember(event, m, `group ${event.data.groupId} failed (${event.data.reason}): ${event.data.detail}`, `poison-${i}`));
+      return event.data.succeeded.map((m, i) =>
+        poisonMember(
+          event,
+          m,
+          `group ${event.data.groupId} failed (${event.data.reason}): ${event.data.detail}`,
+          `poison-${i}`,
+        ),
+      );
     default:
       return [];
   }
 }
 
-function poisonMember(event: DomainEvent, m: { drvPath: string; attemptId: string }, reason: string, suffix: string): PolicyCommand {
+function poisonMember(
+  event: DomainEvent,
+  m: { drvPath: string; attemptId: string },
+  reason: string,
+  suffix: string,
+): PolicyCommand {
   return {
     aggregate: 'drv',
     id: m.drvPath,
     command: {
       type: 'PoisonResult',
-      data: { drvPath: m.drvPath, reason: reason.slice(0, 1024), cause: 'group-failure', scope: { kind: 'attempt', attemptId: m.attemptId } },
+      data: {
+        drvPath: m.drvPath,
+        reason: reason.slice(0, 1024),
+        cause: 'group-failure',
+        scope: { kind: 'attempt', attemptId: m.attemptId },
+      },
       metadata: metaFrom(event, suffix),
     },
   };
@@ -73,7 +113,11 @@ export function expiredGroups(groups: Iterable<GroupOutcomeDoc>, now: Date): Pol
     out.push({
       aggregate: 'group',
       id: g.groupId,
-      command: { type: 'ExpireDeadline', data: { groupId: g.groupId, now: at }, metadata: { commandId: `deadline:${g.groupId}`.slice(0, 128), recordedAt: at } },
+      command: {
+        type: 'ExpireDeadline',
+        data: { groupId: g.groupId, now: at },
+        metadata: { commandId: `deadline:${g.groupId}`.slice(0, 128), recordedAt: at },
+      },
     });
   }
   return out;

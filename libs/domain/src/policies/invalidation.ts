@@ -9,7 +9,8 @@
  * drv. A result that did not consume the poisoned path is untouched, even if it builds the same name.
  */
 import { makeEvent } from '../commands';
-import type { ResultInvalidated, ResultPoisoned } from '../events/types';
+import type { AttemptSucceeded, ResultInvalidated, ResultPoisoned } from '../events/types';
+import type { BadPathDoc } from '../projections/bad-paths';
 import { idempotencyKeys } from '../ids';
 import type { AttemptRef } from '../projections/build-trace';
 import type { DrvStateDoc } from '../projections/drv-state';
@@ -33,7 +34,15 @@ interface Affected {
   outputPaths: Set<string>;
 }
 
-export function planInvalidation(root: ResultPoisoned, source: InvalidationView): ResultInvalidated[][] {
+/**
+ * `only`: walk from this one consumer of the root's paths instead of all of them (a late success,
+ * see lateInvalidationRoots); the rest of the walk is the same.
+ */
+export function planInvalidation(
+  root: ResultPoisoned,
+  source: InvalidationView,
+  only?: AttemptRef,
+): ResultInvalidated[][] {
   const rootDrv = root.data.drvPath;
   // each drv's state is read once, however many of its inputs were poisoned
   const states = new Map<string, DrvStateDoc | undefined>();
@@ -60,7 +69,14 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
     if (!result) return; // not a valid result any more: nothing to invalidate
     let entry = affected.get(drvPath);
     if (!entry) {
-      entry = { index: byIndex.length, drvPath, because: { drvPath: from, outputPath }, consumers: [], attemptIds: new Set(), outputPaths: new Set() };
+      entry = {
+        index: byIndex.length,
+        drvPath,
+        because: { drvPath: from, outputPath },
+        consumers: [],
+        attemptIds: new Set(),
+        outputPaths: new Set(),
+      };
       affected.set(drvPath, entry);
       byIndex.push(entry);
     }
@@ -79,6 +95,10 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
 
   while (work.length > 0) {
     const { path, from } = work.pop()!;
+    if (only && from === rootDrv) {
+      visit(only.drvPath, only.attemptId, from, path);
+      continue;
+    }
     for (const ref of view.consumersOf(path)) visit(ref.drvPath, ref.attemptId, from, path);
     if (!fellBack.has(from)) {
       fellBack.add(from);
@@ -107,7 +127,12 @@ export function planInvalidation(root: ResultPoisoned, source: InvalidationView)
       meta,
     );
   };
-  return topologicalLevels(byIndex.map((a) => a.consumers)).map((level) => level.map((i) => byIndex[i]).sort(byDrvPath).map(eventFor));
+  return topologicalLevels(byIndex.map((a) => a.consumers)).map((level) =>
+    level
+      .map((i) => byIndex[i])
+      .sort(byDrvPath)
+      .map(eventFor),
+  );
 }
 
 function byDrvPath(a: Affected, b: Affected): number {
@@ -143,4 +168,49 @@ export function topologicalLevels(consumers: readonly (readonly number[])[]): nu
     levels.push(rest);
   }
   return levels;
+}
+
+/**
+ * A success recorded after the poisoning that condemned a path it consumed: the poisoning, seen from
+ * that path, as a root to walk from this success only (`planInvalidation(root, view, only)`). The
+ * original root's id is kept, so the events are the ones a walk including this result would write.
+ * A success recorded before the poisoning was part of that walk already.
+ */
+export function lateInvalidationRoots(
+  success: AttemptSucceeded,
+  inputs: Readonly<Record<string, string>> | undefined,
+  badPath: (storePath: string) => BadPathDoc | undefined,
+): ResultPoisoned[] {
+  const roots = new Map<string, ResultPoisoned>();
+  for (const path of [...new Set(Object.values(inputs ?? {}))].sort()) {
+    const bad = badPath(path);
+    if (!bad || bad.drvPath === success.data.drvPath || success.metadata.recordedAt <= bad.recordedAt)
+      continue;
+    const key = `${bad.rootEventId} ${bad.drvPath}`;
+    const known = roots.get(key);
+    if (known) {
+      known.data.outputPaths.push(path);
+      continue;
+    }
+    roots.set(key, {
+      id: bad.rootEventId,
+      type: 'ResultPoisoned',
+      data: {
+        drvPath: bad.drvPath,
+        serial: 0,
+        reason: 'late consumer',
+        scope: { kind: 'outputs', outputPaths: [path] },
+        cause: 'operator',
+        attemptIds: [],
+        outputPaths: [path],
+      },
+      metadata: {
+        schemaVersion: 1,
+        correlationId: bad.correlationId,
+        causationId: bad.rootEventId,
+        recordedAt: bad.recordedAt,
+      },
+    });
+  }
+  return [...roots.values()];
 }

@@ -89,7 +89,9 @@ export const attemptTraceModel: ReadModel<AttemptTraceDoc> = {
   evolve: (prev, event) => {
     const a = attemptOf(event);
     if (!a) return prev;
-    const doc: AttemptTraceDoc = prev ? { ...prev } : { drvPath: a.drvPath, attemptId: a.attemptId, outcome: 'building' };
+    const doc: AttemptTraceDoc = prev
+      ? { ...prev }
+      : { drvPath: a.drvPath, attemptId: a.attemptId, outcome: 'building' };
     switch (event.type) {
       case 'AttemptStarted':
         doc.farm = event.data.farm;
@@ -136,7 +138,15 @@ function splitOutputKey(key: string): { resolvedDrvPath: string; output: string 
 }
 
 function byRef(a: AttemptRef, b: AttemptRef): number {
-  return a.drvPath < b.drvPath ? -1 : a.drvPath > b.drvPath ? 1 : a.attemptId < b.attemptId ? -1 : a.attemptId > b.attemptId ? 1 : 0;
+  return a.drvPath < b.drvPath
+    ? -1
+    : a.drvPath > b.drvPath
+      ? 1
+      : a.attemptId < b.attemptId
+        ? -1
+        : a.attemptId > b.attemptId
+          ? 1
+          : 0;
 }
 
 export const baseTraceModel: ReadModel<BaseTraceDoc> = {
@@ -158,7 +168,10 @@ export const baseTraceModel: ReadModel<BaseTraceDoc> = {
 export const incoherenceModel: ReadModel<IncoherenceDoc> = {
   name: INCOHERENCE,
   version: 1,
-  keys: (event, docs) => baseKeys(event, docs).filter((k) => Object.keys(docs.get<BaseTraceDoc>(BASE_TRACE, k)?.paths ?? {}).length > 1),
+  keys: (event, docs) =>
+    baseKeys(event, docs).filter(
+      (k) => Object.keys(docs.get<BaseTraceDoc>(BASE_TRACE, k)?.paths ?? {}).length > 1,
+    ),
   evolve: (_prev, _event, key, docs) => {
     const base = docs.get<BaseTraceDoc>(BASE_TRACE, key);
     if (!base) return undefined;
@@ -184,7 +197,9 @@ export const consumersModel: ReadModel<true> = {
     if (event.type !== 'AttemptSucceeded') return NO_KEYS;
     const { drvPath, attemptId } = event.data;
     // a CA attempt may report its inputs only through AttemptResolved; attempt-trace (earlier) has them
-    const inputs = event.data.inputRealisations ?? docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(drvPath, attemptId))?.inputRealisations;
+    const inputs =
+      event.data.inputRealisations ??
+      docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(drvPath, attemptId))?.inputRealisations;
     if (inputs === undefined) return NO_KEYS;
     return [...new Set(Object.values(inputs))].map((p) => consumerKey(p, drvPath, attemptId));
   },
@@ -199,8 +214,14 @@ export const unreportedConsumersModel: ReadModel<true> = {
   keys: (event, docs) => {
     if (event.type !== 'AttemptSucceeded' || event.data.inputRealisations !== undefined) return NO_KEYS;
     const { drvPath, attemptId } = event.data;
-    if (docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(drvPath, attemptId))?.inputRealisations !== undefined) return NO_KEYS;
-    return Object.keys(docs.get<GraphDoc>(GRAPH, drvPath)?.inputDrvs ?? {}).map((input) => consumerKey(input, drvPath, attemptId));
+    if (
+      docs.get<AttemptTraceDoc>(ATTEMPT_TRACE, attemptKey(drvPath, attemptId))?.inputRealisations !==
+      undefined
+    )
+      return NO_KEYS;
+    return Object.keys(docs.get<GraphDoc>(GRAPH, drvPath)?.inputDrvs ?? {}).map((input) =>
+      consumerKey(input, drvPath, attemptId),
+    );
   },
   evolve: (doc, event) => (event.type === 'AttemptSucceeded' ? true : doc),
 };

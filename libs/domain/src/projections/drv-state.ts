@@ -99,12 +99,21 @@ function statusOf(d: DrvStateDoc): DrvStatus {
 function latestOutputs(results: Record<string, ValidResult>): Record<string, string> {
   let best: [string, ValidResult] | undefined;
   for (const entry of Object.entries(results)) {
-    if (!best || entry[1].finishedAt > best[1].finishedAt || (entry[1].finishedAt === best[1].finishedAt && entry[0] > best[0])) best = entry;
+    if (
+      !best ||
+      entry[1].finishedAt > best[1].finishedAt ||
+      (entry[1].finishedAt === best[1].finishedAt && entry[0] > best[0])
+    )
+      best = entry;
   }
   return best ? best[1].outputs : {};
 }
 
-function withAttempt(attempts: readonly AttemptSummary[], attemptId: string, change: (a: AttemptSummary) => AttemptSummary): readonly AttemptSummary[] {
+function withAttempt(
+  attempts: readonly AttemptSummary[],
+  attemptId: string,
+  change: (a: AttemptSummary) => AttemptSummary,
+): readonly AttemptSummary[] {
   const i = attempts.findIndex((a) => a.attemptId === attemptId);
   if (i < 0) return attempts;
   const next = attempts.slice();
@@ -112,7 +121,10 @@ function withAttempt(attempts: readonly AttemptSummary[], attemptId: string, cha
   return next;
 }
 
-function trimAttempts(attempts: readonly AttemptSummary[], inProgress: readonly string[]): readonly AttemptSummary[] {
+function trimAttempts(
+  attempts: readonly AttemptSummary[],
+  inProgress: readonly string[],
+): readonly AttemptSummary[] {
   if (attempts.length <= RECENT_ATTEMPTS) return attempts;
   let excess = attempts.length - RECENT_ATTEMPTS;
   return attempts.filter((a) => excess <= 0 || inProgress.includes(a.attemptId) || excess-- <= 0);
@@ -140,7 +152,13 @@ export function evolveDrvState(prev: DrvStateDoc | undefined, event: DrvEvent): 
     case 'AttemptStarted': {
       const e = event.data;
       if (doc.attempts.some((a) => a.attemptId === e.attemptId)) return prev ?? finish(doc);
-      const summary: AttemptSummary = { attemptId: e.attemptId, farm: e.farm, machine: e.machine, startedAt: e.startedAt, outcome: 'building' };
+      const summary: AttemptSummary = {
+        attemptId: e.attemptId,
+        farm: e.farm,
+        machine: e.machine,
+        startedAt: e.startedAt,
+        outcome: 'building',
+      };
       if (e.groupId !== undefined) summary.groupId = e.groupId;
       doc.inProgress = sortedAdd(doc.inProgress, e.attemptId);
       doc.attempts = trimAttempts([...doc.attempts, summary], doc.inProgress);
@@ -148,16 +166,26 @@ export function evolveDrvState(prev: DrvStateDoc | undefined, event: DrvEvent): 
       return finish(doc);
     }
     case 'AttemptResolved':
-      doc.attempts = withAttempt(doc.attempts, event.data.attemptId, (a) => ({ ...a, resolvedDrvPath: event.data.resolvedDrvPath }));
+      doc.attempts = withAttempt(doc.attempts, event.data.attemptId, (a) => ({
+        ...a,
+        resolvedDrvPath: event.data.resolvedDrvPath,
+      }));
       return finish(doc);
     case 'AttemptSucceeded': {
       const e = event.data;
       const resolved = doc.attempts.find((a) => a.attemptId === e.attemptId)?.resolvedDrvPath !== undefined;
       doc.inProgress = without(doc.inProgress, e.attemptId);
-      doc.attempts = withAttempt(doc.attempts, e.attemptId, (a) => ({ ...a, outcome: 'succeeded', finishedAt: e.finishedAt }));
+      doc.attempts = withAttempt(doc.attempts, e.attemptId, (a) => ({
+        ...a,
+        outcome: 'succeeded',
+        finishedAt: e.finishedAt,
+      }));
       // a resolved attempt reported its inputs in AttemptResolved
       const inputsReported = e.inputRealisations !== undefined || resolved;
-      doc.results = { ...doc.results, [e.attemptId]: { outputs: e.outputs, finishedAt: e.finishedAt, inputsReported } };
+      doc.results = {
+        ...doc.results,
+        [e.attemptId]: { outputs: e.outputs, finishedAt: e.finishedAt, inputsReported },
+      };
       doc.validOutputs = latestOutputs(doc.results);
       // a success forgets cached failures and retry counts: Hydra does the same
       delete doc.failure;
@@ -172,7 +200,11 @@ export function evolveDrvState(prev: DrvStateDoc | undefined, event: DrvEvent): 
       const e = event.data;
       const by = doc.attempts.find((a) => a.attemptId === e.attemptId);
       doc.inProgress = without(doc.inProgress, e.attemptId);
-      doc.attempts = withAttempt(doc.attempts, e.attemptId, (a) => ({ ...a, outcome: 'failed', finishedAt: e.finishedAt }));
+      doc.attempts = withAttempt(doc.attempts, e.attemptId, (a) => ({
+        ...a,
+        outcome: 'failed',
+        finishedAt: e.finishedAt,
+      }));
       const failure: CachedFailure = {
         attemptId: e.attemptId,
         status: e.status,
@@ -199,7 +231,13 @@ export function evolveDrvState(prev: DrvStateDoc | undefined, event: DrvEvent): 
       doc.results = dropResults(doc.results, e.attemptIds);
       doc.validOutputs = latestOutputs(doc.results);
       doc.attempts = markAttempts(doc.attempts, e.attemptIds, 'poisoned');
-      doc.poisoned = { serial: e.serial, reason: e.reason, cause: e.cause, at: event.metadata.recordedAt, eventId: event.id };
+      doc.poisoned = {
+        serial: e.serial,
+        reason: e.reason,
+        cause: e.cause,
+        at: event.metadata.recordedAt,
+        eventId: event.id,
+      };
       doc.lastOutcome = 'poisoned';
       return finish(doc);
     }
@@ -230,14 +268,21 @@ export function evolveDrvState(prev: DrvStateDoc | undefined, event: DrvEvent): 
   }
 }
 
-function dropResults(results: Record<string, ValidResult>, attemptIds: readonly string[]): Record<string, ValidResult> {
+function dropResults(
+  results: Record<string, ValidResult>,
+  attemptIds: readonly string[],
+): Record<string, ValidResult> {
   if (!attemptIds.some((id) => id in results)) return results;
   const next = { ...results };
   for (const id of attemptIds) delete next[id];
   return next;
 }
 
-function markAttempts(attempts: readonly AttemptSummary[], attemptIds: readonly string[], outcome: AttemptOutcome): readonly AttemptSummary[] {
+function markAttempts(
+  attempts: readonly AttemptSummary[],
+  attemptIds: readonly string[],
+  outcome: AttemptOutcome,
+): readonly AttemptSummary[] {
   return attempts.map((a) => (attemptIds.includes(a.attemptId) ? { ...a, outcome } : a));
 }
 

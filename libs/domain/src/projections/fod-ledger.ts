@@ -38,7 +38,14 @@ function fixedOutput(event: DomainEvent): { path: string; hash: string } | undef
 }
 
 function check(v: FodVerification, at: string): FodCheck {
-  return { drvPath: v.drvPath, attemptId: v.attemptId, inputsFingerprint: v.inputsFingerprint, expected: v.outputHash.expected, actual: v.outputHash.actual, at };
+  return {
+    drvPath: v.drvPath,
+    attemptId: v.attemptId,
+    inputsFingerprint: v.inputsFingerprint,
+    expected: v.outputHash.expected,
+    actual: v.outputHash.actual,
+    at,
+  };
 }
 
 export const fodLedgerModel: ReadModel<FodLedgerDoc> = {
@@ -56,10 +63,13 @@ export const fodLedgerModel: ReadModel<FodLedgerDoc> = {
   },
   evolve: (prev, event, key) => {
     const fixed = fixedOutput(event);
-    if (fixed && event.type === 'DerivationRegistered') return { ...(prev ?? {}), outputPath: key, outputHash: fixed.hash, currentDrvPath: event.data.drvPath };
+    if (fixed && event.type === 'DerivationRegistered')
+      return { ...(prev ?? {}), outputPath: key, outputHash: fixed.hash, currentDrvPath: event.data.drvPath };
     if (!prev) return prev;
-    if (event.type === 'FodVerified') return { ...prev, lastVerified: check(event.data, event.metadata.recordedAt) };
-    if (event.type === 'FodMismatch') return { ...prev, lastMismatch: check(event.data, event.metadata.recordedAt) };
+    if (event.type === 'FodVerified')
+      return { ...prev, lastVerified: check(event.data, event.metadata.recordedAt) };
+    if (event.type === 'FodMismatch')
+      return { ...prev, lastMismatch: check(event.data, event.metadata.recordedAt) };
     return prev;
   },
 };

@@ -45,7 +45,10 @@ export const referrersModel: ReadModel<ReferrerDoc> = {
   name: REFERRERS,
   version: 1,
   blind: true,
-  keys: (event) => (event.type === 'DerivationRegistered' ? Object.keys(event.data.inputDrvs).map((i) => referrerKey(i, event.data.drvPath)) : NO_KEYS),
+  keys: (event) =>
+    event.type === 'DerivationRegistered'
+      ? Object.keys(event.data.inputDrvs).map((i) => referrerKey(i, event.data.drvPath))
+      : NO_KEYS,
   evolve: (doc, event, key) => {
     if (event.type !== 'DerivationRegistered') return doc;
     const input = key.slice(0, key.indexOf(KEY_SEP));

@@ -22,7 +22,13 @@ export interface GroupOutcomeDoc {
   deadline: string;
   openedAt: string;
   members: GroupMemberState[];
-  failure?: { reason: 'member-failed' | 'deadline'; member?: MemberAttempt; detail: string; succeeded: MemberAttempt[]; at: string };
+  failure?: {
+    reason: 'member-failed' | 'deadline';
+    member?: MemberAttempt;
+    detail: string;
+    succeeded: MemberAttempt[];
+    at: string;
+  };
   succeededAt?: string;
 }
 
@@ -32,7 +38,10 @@ export function isGroupEvent(event: DomainEvent): event is GroupEvent {
   return GROUP_TYPES.has(event.type);
 }
 
-export function evolveGroupOutcome(prev: GroupOutcomeDoc | undefined, event: GroupEvent): GroupOutcomeDoc | undefined {
+export function evolveGroupOutcome(
+  prev: GroupOutcomeDoc | undefined,
+  event: GroupEvent,
+): GroupOutcomeDoc | undefined {
   switch (event.type) {
     case 'GroupOpened':
       if (prev) return prev;
@@ -41,19 +50,37 @@ export function evolveGroupOutcome(prev: GroupOutcomeDoc | undefined, event: Gro
         status: 'open',
         deadline: event.data.deadline,
         openedAt: event.metadata.recordedAt,
-        members: event.data.members.map((m) => (m.machine !== undefined ? { drvPath: m.drvPath, machine: m.machine, state: 'pending' } : { drvPath: m.drvPath, state: 'pending' })),
+        members: event.data.members.map((m) =>
+          m.machine !== undefined
+            ? { drvPath: m.drvPath, machine: m.machine, state: 'pending' }
+            : { drvPath: m.drvPath, state: 'pending' },
+        ),
       };
     case 'GroupMemberSucceeded': {
       if (!prev) return prev;
       const e = event.data;
-      return { ...prev, members: prev.members.map((m) => (m.drvPath === e.drvPath && m.state === 'pending' ? { ...m, state: 'succeeded', attemptId: e.attemptId, at: e.at } : m)) };
+      return {
+        ...prev,
+        members: prev.members.map((m) =>
+          m.drvPath === e.drvPath && m.state === 'pending'
+            ? { ...m, state: 'succeeded', attemptId: e.attemptId, at: e.at }
+            : m,
+        ),
+      };
     }
     case 'GroupSucceeded':
-      return prev && prev.status === 'open' ? { ...prev, status: 'succeeded', succeededAt: event.metadata.recordedAt } : prev;
+      return prev && prev.status === 'open'
+        ? { ...prev, status: 'succeeded', succeededAt: event.metadata.recordedAt }
+        : prev;
     case 'GroupFailed': {
       if (!prev || prev.status !== 'open') return prev;
       const e = event.data;
-      const failure: NonNullable<GroupOutcomeDoc['failure']> = { reason: e.reason, detail: e.detail, succeeded: e.succeeded, at: event.metadata.recordedAt };
+      const failure: NonNullable<GroupOutcomeDoc['failure']> = {
+        reason: e.reason,
+        detail: e.detail,
+        succeeded: e.succeeded,
+        at: event.metadata.recordedAt,
+      };
       if (e.member) failure.member = e.member;
       return { ...prev, status: 'failed', failure };
     }

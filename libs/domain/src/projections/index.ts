@@ -5,4 +5,5 @@ export * from './group-outcome';
 export * from './build-trace';
 export * from './graph';
 export * from './fod-ledger';
+export * from './bad-paths';
 export * from './models';

@@ -1,4 +1,11 @@
-import { attemptTraceModel, baseTraceModel, consumersModel, incoherenceModel, unreportedConsumersModel } from './build-trace';
+import {
+  attemptTraceModel,
+  baseTraceModel,
+  consumersModel,
+  incoherenceModel,
+  unreportedConsumersModel,
+} from './build-trace';
+import { badPathsModel } from './bad-paths';
 import { drvStateModel } from './drv-state';
 import { fodLedgerModel } from './fod-ledger';
 import { graphModel, referrersModel } from './graph';
@@ -18,6 +25,7 @@ export const READ_MODELS: readonly ReadModel<unknown>[] = [
   incoherenceModel,
   consumersModel,
   unreportedConsumersModel,
+  badPathsModel,
   groupOutcomeModel,
   fodLedgerModel,
 ] as unknown as readonly ReadModel<unknown>[];
