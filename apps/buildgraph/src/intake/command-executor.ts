@@ -123,7 +123,15 @@ export class CommandExecutor {
       case 'drv.clear-failure': {
         const c = dto as Dto<'drv.clear-failure'>;
         const by = meta.signer?.keyName ?? 'unknown';
-        out.push(await this.drv(c.drvPath, () => ({ type: 'ClearFailure', data: { drvPath: c.drvPath, by, reason: c.reason }, metadata: meta })));
+        const clear: DrvCommand = { type: 'ClearFailure', data: { drvPath: c.drvPath, by, reason: c.reason }, metadata: meta };
+        out.push(
+          await this.writer.write(drvStreamName(c.drvPath), initialDrvState, evolveD, (state) => {
+            const d = decision(decideDrv(clear, state));
+            // a retry after the failure is gone answers with the clearing this same command recorded
+            const mine = state.lastCleared?.metadata.causationId === meta.commandId ? state.lastCleared : null;
+            return d.ok && d.events.length === 0 && mine ? { ...d, duplicates: [mine] } : d;
+          }),
+        );
         return {};
       }
       case 'group.open': {

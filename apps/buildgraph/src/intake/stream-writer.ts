@@ -35,9 +35,9 @@ const CACHED_STREAMS = 20000;
 
 /**
  * Load → decide → append with optimistic concurrency. Folded stream states are cached, so a command
- * costs one append, not a re-read of its stream; the cache is only a guess at the head: an append
- * that meets a newer revision (another replica wrote) catches up from the store and decides again.
- * Commands for the same stream are queued in-process, so one replica never races itself.
+ * reads only the events appended since (usually none), not its whole stream; an append that still
+ * meets a newer revision (a race with another replica) catches up and decides again. Commands for
+ * the same stream are queued in-process, so one replica never races itself.
  */
 @Injectable()
 export class StreamWriter {
@@ -95,7 +95,9 @@ export class StreamWriter {
   }
 
   private async writeNow<S>(stream: string, initial: () => S, evolve: (s: S, e: DomainEvent) => S, decide: Decide<S>): Promise<Written> {
-    let loaded = (this.cache.get(stream) as Loaded<S> | undefined) ?? (await this.catchUp(stream, undefined, initial, evolve));
+    // the cache saves re-folding the stream; a read from the cached revision on still picks up what
+    // other replicas and the policies appended since, so no decision is made on a stale state
+    let loaded = await this.catchUp(stream, this.cache.get(stream) as Loaded<S> | undefined, initial, evolve);
     for (let attempt = 0; ; attempt++) {
       const decision = decide(loaded.state);
       if (!decision.ok) {
