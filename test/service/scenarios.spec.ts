@@ -128,8 +128,12 @@ describeWith(['nats-server', 'nix-instantiate'], 'end to end with read models an
     const [drvPath, resolution] = Object.entries(vectors.resolutions).find(([p]) => p.endsWith('-ca-mid.drv')) as [string, { inputRealisations: Record<string, string>; resolvedDrvPath: string }];
     const inputs = Object.keys(parseDerivation(vectors.derivations[drvPath].aterm).inputDrvs);
     for (const p of [...inputs, drvPath]) expect(await h.request(commandSubject('drv.register'), { aterm: vectors.derivations[p].aterm }, h.keys.evaluator)).toMatchObject({ ok: true });
-    expect(await h.request(commandSubject('attempt.start'), { attemptId: 'ca-1', drvPath, farm: 'farm1', machine: 'm1' }, h.keys.farm1)).toMatchObject({ ok: true });
     const body = { attemptId: 'ca-1', drvPath, farm: 'farm1', inputRealisations: resolution.inputRealisations };
+    // resolving an attempt that was never started is refused, and leaves no resolved drv behind
+    const before = await h.head();
+    expect(await h.request(commandSubject('attempt.resolve'), body, h.keys.farm1)).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await h.head()).toBe(before);
+    expect(await h.request(commandSubject('attempt.start'), { attemptId: 'ca-1', drvPath, farm: 'farm1', machine: 'm1' }, h.keys.farm1)).toMatchObject({ ok: true });
     const resolved = await h.request(commandSubject('attempt.resolve'), body, h.keys.farm1);
     expect(resolved).toMatchObject({ ok: true, resolvedDrvPath: resolution.resolvedDrvPath });
     // the resolved derivation is registered too: nothing else keeps its text

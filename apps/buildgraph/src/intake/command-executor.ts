@@ -205,10 +205,10 @@ export class CommandExecutor {
     if (aterm !== undefined) out.push(await this.register(aterm, meta, drvPath));
   }
 
-  private async registered(drvPath: string): Promise<{ drv: Derivation; aterm: string } | undefined> {
+  private async registered(drvPath: string): Promise<{ drv: Derivation; state: DrvState } | undefined> {
     const loaded = await this.writer.load(drvStreamName(drvPath), initialDrvState, evolveD);
     const r = loaded.state.registered;
-    return r ? { drv: parseDerivation(r.data.aterm), aterm: r.data.aterm } : undefined;
+    return r ? { drv: parseDerivation(r.data.aterm), state: loaded.state } : undefined;
   }
 
   /** Resolution needs the drv and its direct input drvs registered; the resolved drv is registered too. */
@@ -232,14 +232,17 @@ export class CommandExecutor {
       return d;
     };
     const resolved = resolveDerivation(self.drv, c.inputRealisations, lookup);
+    const command: DrvCommand = {
+      type: 'ResolveAttempt',
+      data: { drvPath: c.drvPath, attemptId: c.attemptId, farm: c.farm, resolvedDrvPath: resolved.drvPath, inputRealisations: c.inputRealisations },
+      metadata: meta,
+    };
+    // a resolution the decider would refuse (attempt unknown, another farm's, resolved differently)
+    // must not leave the resolved drv registered behind: ask it first
+    const dryRun = decideDrv(command, self.state);
+    if (!dryRun.ok) throw new DecisionRefused(dryRun.error);
     out.push(await this.register(printDerivation(resolved.drv), meta));
-    out.push(
-      await this.drv(c.drvPath, () => ({
-        type: 'ResolveAttempt',
-        data: { drvPath: c.drvPath, attemptId: c.attemptId, farm: c.farm, resolvedDrvPath: resolved.drvPath, inputRealisations: c.inputRealisations },
-        metadata: meta,
-      })),
-    );
+    out.push(await this.drv(c.drvPath, () => command));
     return { resolvedDrvPath: resolved.drvPath };
   }
 }
