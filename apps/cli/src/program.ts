@@ -8,6 +8,10 @@ import { registerKeys } from './commands/keys';
 import { registerReport } from './commands/report';
 import { registerSubscribe } from './commands/subscribe';
 import { registerReplay } from './commands/replay';
+import { registerPoison } from './commands/poison';
+import { registerClearFailure } from './commands/clear-failure';
+import { registerStatus } from './commands/status';
+import { registerShouldBuild } from './commands/should-build';
 
 /** The `buildgraph` command. Each capability adds its subcommands from its own file in commands/. */
 export function buildProgram(): Command {
@@ -26,5 +30,9 @@ export function buildProgram(): Command {
   registerReport(program);
   registerSubscribe(program);
   registerReplay(program);
+  registerPoison(program);
+  registerClearFailure(program);
+  registerStatus(program);
+  registerShouldBuild(program);
   return program;
 }
