@@ -7,110 +7,36 @@
  * Derivations come from nix-instantiate (2048, or 512 with --quick), so most reports are for a drv with
  * few attempts, as on a farm.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, headers, NatsConnection } from 'nats';
 import { commandSubject, formatPublicKey, generateSecretKey, signer, SIGNATURE_HEADER } from '@buildgraph/contracts';
-import { parseDerivation } from '@buildgraph/nix';
 import { startNatsServer } from '../../test/support/nats';
-import { percentile, round, secondsSince, type BenchResult, type BenchSuite } from '../harness';
+import { round, type BenchResult, type BenchSuite } from '../harness';
+import { instantiate, load, startNatsEcho, startService, stop } from '../support';
 
 const CLIENTS = 8;
 /** requests each client keeps outstanding: a farm reports many builds at once */
 const WINDOW = 32;
-
-interface Drv {
-  drvPath: string;
-  aterm: string;
-  out: string;
-}
-
-function instantiate(dir: string, count: number): Drv[] {
-  // a description in the environment brings the report (which carries the ATerm) to about 1 KB
-  const description = 'a derivation of the intake benchmark, padded to the size of a typical report. '.repeat(6);
-  const expr = `builtins.genList (i: derivation { name = "bench-intake-\${toString i}"; system = "x86_64-linux"; builder = "/bin/sh"; description = "${description}"; args = [ "-c" "echo \${toString i} > $out" ]; }) ${count}`;
-  writeFileSync(join(dir, 'drvs.nix'), expr);
-  const paths = execFileSync('nix-instantiate', [join(dir, 'drvs.nix')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
-  return paths.map((drvPath) => {
-    const aterm = readFileSync(drvPath, 'utf8');
-    return { drvPath, aterm, out: parseDerivation(aterm).outputs.out.path };
-  });
-}
-
-/** Runs `send` for `total` requests spread over CLIENTS connections with WINDOW outstanding each. */
-async function load(conns: NatsConnection[], total: number, send: (nc: NatsConnection, i: number) => Promise<boolean>): Promise<{ perS: number; p50: number; p99: number; failed: number }> {
-  const latencies: number[] = [];
-  let next = 0;
-  let failed = 0;
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    conns.flatMap((nc) =>
-      Array.from({ length: WINDOW }, async () => {
-        for (let i = next++; i < total; i = next++) {
-          const t = process.hrtime.bigint();
-          if (!(await send(nc, i))) failed++;
-          latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
-        }
-      }),
-    ),
-  );
-  const seconds = secondsSince(started);
-  return { perS: (total - failed) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
-}
-
-function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${seen.slice(-2000)}`)), 30000);
-    const onData = (d: Buffer): void => {
-      seen += d.toString();
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${seen.slice(-2000)}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
+/** a description in the environment brings the report (which carries the ATerm) to about 1 KB */
+const DESCRIPTION = 'a derivation of the intake benchmark, padded to the size of a typical report. '.repeat(6);
 
 const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
   const total = quick ? 6000 : 40000;
   const dir = mkdtempSync(join(tmpdir(), 'bg-bench-intake-'));
   const nats = await startNatsServer({ jetstream: true });
-  const drvs = instantiate(dir, quick ? 512 : 2048);
+  const drvs = instantiate(dir, quick ? 512 : 2048, 'bench-intake', DESCRIPTION);
   const farm = generateSecretKey('farm1-1');
   writeFileSync(join(dir, 'trusted-keys'), `farm:farm1 ${formatPublicKey(farm)}\n`);
   const sign = signer(farm);
-  const service = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), '-r', '@swc-node/register', join(__dirname, '..', '..', 'apps', 'buildgraph', 'src', 'main.ts')], {
-    env: {
-      ...process.env,
-      BUILDGRAPH_DATA_DIR: join(dir, 'data'),
-      BUILDGRAPH_NATS_URL: nats.url,
-      BUILDGRAPH_HTTP_PORT: '0',
-      BUILDGRAPH_TRUSTED_KEYS: join(dir, 'trusted-keys'),
-      BUILDGRAPH_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const echo = spawn(
-    process.execPath,
-    ['-e', `const {connect}=require('nats');connect({servers:${JSON.stringify(nats.url)}}).then(nc=>{nc.subscribe('bench.echo',{queue:'echo',callback:(e,m)=>m.respond(m.data)});console.log('echo ready')})`],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const started: ChildProcess[] = [];
   try {
-    await Promise.all([waitForLine(service, /listening on/, 'the service'), waitForLine(echo, /echo ready/, 'the echo responder')]);
+    started.push((await startService({ dataDir: join(dir, 'data'), natsUrl: nats.url, trustedKeys: join(dir, 'trusted-keys') })).child);
+    started.push(await startNatsEcho(nats.url, 'bench.echo'));
     const conns = await Promise.all(Array.from({ length: CLIENTS }, () => connect({ servers: nats.url })));
+    const lanes = conns.flatMap((nc) => Array.from({ length: WINDOW }, () => nc));
     const bodies = (run: string, n: number): string[] =>
       Array.from({ length: n }, (_, i) => {
         const d = drvs[i % drvs.length];
@@ -134,10 +60,10 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
       const reply = await nc.request('bench.echo', Buffer.from(measured[i]), { timeout: 30000 });
       return reply.data.length > 0;
     };
-    await load(conns, warm.length, ask(warm));
-    const acked = await load(conns, total, ask(measured));
+    await load(lanes, warm.length, ask(warm));
+    const acked = await load(lanes, total, ask(measured));
     if (acked.failed > 0) throw new Error(`${acked.failed} reports were refused, e.g. ${firstRefusal}`);
-    const bus = await load(conns, total, echoOnce);
+    const bus = await load(lanes, total, echoOnce);
     await Promise.all(conns.map((c) => c.close()));
     return {
       metrics: {
@@ -156,7 +82,7 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
       ratios: { intake_to_nats_echo: round(acked.perS / bus.perS) },
     };
   } finally {
-    await Promise.all([stop(service), stop(echo)]);
+    await Promise.all(started.map(stop));
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });
   }
