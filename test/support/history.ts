@@ -1,6 +1,6 @@
 /**
  * A realistic, deterministic build-farm history (same seed, same events, byte for byte), streamed so a
- * million events never sit in memory at once. The graph is nixpkgs-shaped: a bootstrap chain ending in a
+ * million events never sit in memory at once. The graph (history-graph.ts) is nixpkgs-shaped: a bootstrap chain ending in a
  * stdenv-like root that nearly every package uses, ~30 levels deep, inputs chosen with preferential
  * attachment (power-law fan-in), fixed-output sources, a few floating content-addressed packages near
  * the top (their dependents become deferred and are resolved per attempt), multi-output packages.
@@ -27,19 +27,13 @@ import {
   type MemberAttempt,
 } from '@buildgraph/domain';
 import {
-  type Derivation,
-  type DrvHash,
-  derivationName,
-  derivationPathFromAterm,
-  downstreamPlaceholder,
-  fillOutputPaths,
-  hashDerivationModulo,
   makeFixedOutputPath,
   outputPathName,
   printDerivation,
   resolveDerivation,
   sha256Hex,
 } from '@buildgraph/nix';
+import { BOOTSTRAP_LENGTH, GraphBuilder, Rng, SYSTEM, throwingLookup, type Node } from './history-graph';
 
 export interface HistoryOptions {
   seed: number;
@@ -78,79 +72,6 @@ export interface HistoryFacts {
   byType: Record<string, number>;
 }
 
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
-  }
-  /** mulberry32: small, fast, good enough for shapes */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(list: readonly T[]): T {
-    return list[this.int(list.length)];
-  }
-}
-
-interface Node {
-  index: number;
-  drvPath: string;
-  name: string;
-  level: number;
-  kind: 'fod' | 'ia' | 'ca' | 'deferred';
-  /** registered output paths ('' when unknown before building) */
-  outputs: Record<string, string>;
-  inputs: Record<string, string[]>;
-  drv: Derivation;
-  /** realised outputs of the current valid result, or undefined (never built, failed, poisoned) */
-  valid?: Record<string, string>;
-  validAttempt?: string;
-  serial: number;
-}
-
-const SYSTEM = 'x86_64-linux';
-const BASH = '/nix/store/0i2jd68mp5g6h2sa5k9c85rb80sn8hi9-bash-5.2-p15';
-const NAMES = [
-  'zlib',
-  'openssl',
-  'curl',
-  'python3',
-  'perl',
-  'gettext',
-  'ncurses',
-  'readline',
-  'sqlite',
-  'libxml2',
-  'glib',
-  'gtk3',
-  'boost',
-  'llvm',
-  'rustc',
-  'go',
-  'nodejs',
-  'systemd',
-  'dbus',
-  'mesa',
-  'ffmpeg',
-  'qt5',
-  'libpng',
-  'libjpeg',
-  'icu',
-  'expat',
-  'pcre2',
-  'xz',
-  'bzip2',
-  'gnutls',
-];
 const TRANSIENT: { status: FailureStatus; cause: FailureCause; tail: string }[] = [
   { status: 'MiscFailure', cause: 'oom', tail: 'g++: fatal error: Killed signal terminated program cc1plus' },
   {
@@ -164,10 +85,6 @@ const TRANSIENT: { status: FailureStatus; cause: FailureCause; tail: string }[] 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
-
-const throwingLookup = (drvPath: string): Derivation => {
-  throw new Error(`history generator: ${drvPath} not in the hash cache`);
-};
 
 /**
  * Streams the history. `facts` (optional) is filled as events are produced.
@@ -192,11 +109,6 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
   const rng = new Rng(o.seed);
   const farms = Array.from({ length: o.farms }, (_, i) => `farm-${i + 1}`);
   const machines = (farm: string): string => `${farm}-m${1 + rng.int(o.machinesPerFarm)}`;
-  const hashCache = new Map<string, DrvHash>();
-  const nodes: Node[] = [];
-  /** node indexes, each once per referrer + once: uniform picks are proportional to fan-in + 1 */
-  const attach: number[] = [];
-  const levelStart: number[] = [];
   let clock = Date.parse(o.start);
   let seq = 0;
   const counted = facts ?? { stdenv: '', drvPaths: [], events: 0, byType: {} };
@@ -216,104 +128,13 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     emit(drvStreamName(event.data.drvPath), event);
 
   // --- the graph -------------------------------------------------------------------------------
-  const bootstrapLen = 8;
-  const levelOf = (i: number): number => {
-    if (i < bootstrapLen + 2) return Math.min(i, bootstrapLen);
-    // packages spread over the levels above stdenv, thinning towards the top as in nixpkgs
-    const x = (i - bootstrapLen - 2) / Math.max(1, o.drvs - bootstrapLen - 2);
-    return bootstrapLen + 1 + Math.floor((o.depth - bootstrapLen - 1) * Math.pow(x, 0.8));
-  };
+  const graph = new GraphBuilder(o, rng);
+  const byPath = graph.byPath;
+  const bootstrapLen = BOOTSTRAP_LENGTH;
 
   function register(index: number): { node: Node; event: HistoryEvent } {
-    const level = levelOf(index);
-    while (levelStart.length <= level) levelStart.push(index);
-    const stdenv = nodes[bootstrapLen];
-    let kind: Node['kind'];
-    const inputs: Record<string, string[]> = {};
-    let base: string;
-    if (index === 0 || (index > bootstrapLen + 1 && rng.chance(o.fodFraction))) {
-      kind = 'fod';
-      base =
-        index === 0 ? 'bootstrap-tools.tar.xz' : `${rng.pick(NAMES)}-${1 + rng.int(9)}.${rng.int(20)}.tar.gz`;
-    } else if (index <= bootstrapLen) {
-      kind = 'ia';
-      base = index === bootstrapLen ? 'stdenv-linux' : `bootstrap-stage${index}`;
-      inputs[nodes[index - 1].drvPath] = ['out'];
-    } else {
-      base = `${rng.pick(NAMES)}-${index}`;
-      kind = level >= o.depth - 4 && rng.chance(o.caFraction) ? 'ca' : 'ia';
-      if (rng.chance(0.97)) inputs[stdenv.drvPath] = ['out'];
-      // one input from the level below keeps the graph deep; the rest by preferential attachment
-      const below = levelStart[level - 1] ?? 0;
-      const belowEnd = levelStart[level] ?? index;
-      const candidates = [below + rng.int(Math.max(1, belowEnd - below))];
-      const extra = rng.int(4) + (rng.chance(0.2) ? rng.int(8) : 0);
-      for (let k = 0; k < extra; k++) candidates.push(attach[rng.int(attach.length)]);
-      for (const c of candidates) {
-        const dep = nodes[c];
-        if (!dep || dep.index === index || dep.index <= bootstrapLen - 1) continue;
-        const outs = Object.keys(dep.outputs);
-        inputs[dep.drvPath] = outs.length > 1 && rng.chance(0.5) ? [...outs].sort() : ['out'];
-      }
-      if (
-        kind === 'ia' &&
-        Object.keys(inputs).some((d) => byPath.get(d)!.kind === 'ca' || byPath.get(d)!.kind === 'deferred')
-      )
-        kind = 'deferred';
-    }
-    const outputNames = kind === 'fod' ? ['out'] : rng.chance(0.2) ? ['dev', 'out'] : ['out'];
-    const env: Record<string, string> = { builder: `${BASH}/bin/bash`, name: base, system: SYSTEM };
-    const inputRefs: string[] = [];
-    for (const [dep, outs] of Object.entries(inputs)) {
-      const d = byPath.get(dep)!;
-      for (const out of outs) inputRefs.push(d.outputs[out] || downstreamPlaceholder(dep, out));
-    }
-    if (inputRefs.length > 0) env.buildInputs = inputRefs.join(' ');
-    const outputs: Derivation['outputs'] = {};
-    if (kind === 'fod') {
-      env.urls = `https://example.org/${base}`;
-      env.outputHashMode = 'flat';
-      env.outputHashAlgo = 'sha256';
-      outputs.out = { path: '', hashAlgo: 'sha256', hash: sha256Hex(`${o.seed}/${base}/${index}`) };
-    } else {
-      for (const n of outputNames)
-        outputs[n] =
-          kind === 'ca' ? { path: '', hashAlgo: 'r:sha256', hash: '' } : { path: '', hashAlgo: '', hash: '' };
-      if (kind === 'ca') {
-        env.__contentAddressed = '1';
-        env.outputHashMode = 'recursive';
-        env.outputHashAlgo = 'sha256';
-      }
-    }
-    env.outputs = outputNames.join(' ');
-    const bare: Derivation = {
-      outputs,
-      inputDrvs: inputs,
-      inputSrcs: [`${BASH}`],
-      system: SYSTEM,
-      builder: `${BASH}/bin/bash`,
-      args: ['-e', '/builder.sh'],
-      env,
-    };
-    const drv = fillOutputPaths(bare, throwingLookup, { cache: hashCache });
-    const aterm = printDerivation(drv);
-    const drvPath = derivationPathFromAterm(aterm, drv);
-    hashCache.set(drvPath, hashDerivationModulo(drv, throwingLookup, { cache: hashCache }));
-    const node: Node = {
-      index,
-      drvPath,
-      name: derivationName(drv),
-      level,
-      kind,
-      outputs: Object.fromEntries(Object.entries(drv.outputs).map(([n, out]) => [n, out.path])),
-      inputs,
-      drv,
-      serial: 0,
-    };
-    nodes.push(node);
-    byPath.set(drvPath, node);
-    attach.push(index);
-    for (const dep of Object.keys(inputs)) attach.push(byPath.get(dep)!.index);
+    const { node, aterm } = graph.register(index);
+    const { drvPath, drv } = node;
     counted.drvPaths.push(drvPath);
     if (index === bootstrapLen) counted.stdenv = drvPath;
     const event = makeEvent(
@@ -332,7 +153,6 @@ export function* generateHistory(options: HistoryOptions, facts?: HistoryFacts):
     );
     return { node, event: drvEvent(event) };
   }
-  const byPath = new Map<string, Node>();
 
   // --- building ----------------------------------------------------------------------------------
   let attemptSeq = 0;
