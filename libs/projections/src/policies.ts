@@ -45,7 +45,8 @@ export type PolicyLog = (message: string, details?: Record<string, unknown>) => 
 
 /**
  * On ResultPoisoned: plan the invalidations from the build trace and append them in topological
- * order (see handle). Ids are deterministic: replicas dedupe.
+ * order (see invalidate). On AttemptSucceeded: invalidate it if it consumed a path condemned before
+ * it was recorded (bad-paths). Ids are deterministic: replicas dedupe.
  */
 export class InvalidationPolicy implements Processor<DomainEvent> {
   readonly name = 'invalidation';
