@@ -4,15 +4,18 @@
  */
 import {
   CONSUMERS,
+  DRV_STATE,
   UNREPORTED,
   fromStored,
   planInvalidation,
   topologicalLevels,
+  type DrvStateDoc,
   type ResultInvalidated,
   type ResultPoisoned,
 } from '@buildgraph/domain';
 import { join } from 'node:path';
 import {
+  BulkDocs,
   InvalidationPolicy,
   PROJECTIONS,
   PrefixIndex,
@@ -106,8 +109,9 @@ describe('invalidation policy', () => {
     const plan = (bulkAfter: number) => {
       const consumers = new PrefixIndex(rs, CONSUMERS, (p) => consumersOf(rs, p), bulkAfter);
       const unreported = new PrefixIndex(rs, UNREPORTED, (d) => unreportedConsumersOf(rs, d), bulkAfter);
+      const states = new BulkDocs<DrvStateDoc>(rs, DRV_STATE, (d) => drvState(rs, d), bulkAfter);
       return planInvalidation(root, {
-        drvState: (d) => drvState(rs, d),
+        drvState: (d) => states.get(d),
         consumersOf: (p) => consumers.lookup(p),
         unreportedConsumersOf: (d) => unreported.lookup(d),
       });

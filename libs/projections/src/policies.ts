@@ -85,10 +85,16 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
       (d) => unreportedConsumersOf(ctx.store, d),
       this.opts.bulkAfter,
     );
+    const states = new BulkDocs<DrvStateDoc>(
+      ctx.store,
+      DRV_STATE,
+      (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
+      this.opts.bulkAfter,
+    );
     const levels = planInvalidation(
       event,
       {
-        drvState: (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
+        drvState: (d) => states.get(d),
         consumersOf: (p) => consumers.lookup(p),
         unreportedConsumersOf: (d) => unreported.lookup(d),
       },
@@ -168,6 +174,44 @@ export class PrefixIndex {
       const refs = map.get(storePath);
       if (refs) refs.push({ drvPath, attemptId });
       else map.set(storePath, [{ drvPath, attemptId }]);
+    }
+    return map;
+  }
+}
+
+/**
+ * Document lookups for one walk: after `threshold` of them, one ordered scan loads the whole model's
+ * JSON (parsed on demand), unless it has more than `maxRows` documents. The store is current when
+ * processors run (the batch is committed first), so the scan sees what the cache would.
+ */
+export class BulkDocs<D> {
+  private calls = 0;
+  private loaded: Map<string, string> | undefined;
+  private tooBig = false;
+
+  constructor(
+    private readonly store: ReadStore,
+    private readonly model: string,
+    private readonly fetch: (key: string) => D | undefined,
+    private readonly threshold = 2000,
+    private readonly maxRows = 1_000_000,
+  ) {}
+
+  get(key: string): D | undefined {
+    if (!this.loaded && ++this.calls >= this.threshold && !this.tooBig) this.loaded = this.load();
+    if (!this.loaded) return this.fetch(key);
+    const json = this.loaded.get(key);
+    return json === undefined ? undefined : (JSON.parse(json) as D);
+  }
+
+  private load(): Map<string, string> | undefined {
+    const map = new Map<string, string>();
+    for (const [key, json] of this.store.allRows(this.model)) {
+      if (map.size >= this.maxRows) {
+        this.tooBig = true;
+        return undefined;
+      }
+      map.set(key, json);
     }
     return map;
   }

@@ -119,6 +119,14 @@ export class ReadStore implements DocReader {
     return this.keysStmt.all(model, prefix, prefix + '\uffff');
   }
 
+  /** Every document of a model as [key, json], in key order, unparsed (one sequential scan). */
+  *allRows(model: string): IterableIterator<[string, string]> {
+    const stmt = this.db
+      .prepare<[string], [string, string]>('SELECT key, json FROM docs WHERE model = ? ORDER BY key')
+      .raw();
+    yield* stmt.iterate(model);
+  }
+
   /** Every key of a model, in key order, without the documents (one sequential scan). */
   *allKeys(model: string): IterableIterator<string> {
     const stmt = this.db
