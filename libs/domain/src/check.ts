@@ -8,8 +8,18 @@ import { DomainError, Result, invalid, ok } from './result';
 
 export type Check<T> = (value: unknown, field: string) => Result<T>;
 
-/** attemptId, groupId, farm, machine: the wire's id alphabet (libs/contracts ID), no '/', so keys can use it as a separator. */
+/**
+ * Ids, one rule per kind, the same as libs/contracts (validators.ts) and libs/eventstore (stream-names.ts);
+ * see docs/contracts.md. None contains '/', so keys can use it as a separator.
+ * ID_PATTERN is the attemptId rule, and what stored events are read with (never tightened: old events stay readable).
+ */
 export const ID_PATTERN = /^[A-Za-z0-9_\-:@]{1,128}$/;
+/** groupId: one NATS subject token and a stream-name suffix (`group-<groupId>`, at most 128 characters). */
+export const GROUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$/;
+/** farm: a logical name, subject-token-safe like groupId. */
+export const FARM_PATTERN = GROUP_ID_PATTERN;
+/** machine: a host name (dots allowed), optionally user@host or host:port; never a subject token. ID_PATTERN plus '.'. */
+export const MACHINE_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 /** Nix output names (what `outputs = [...]` accepts). */
 export const OUTPUT_NAME_PATTERN = /^[A-Za-z0-9+\-._?=]{1,64}$/;
 const ISO_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -49,6 +59,19 @@ export const string =
   };
 
 export const id: Check<string> = string({ pattern: ID_PATTERN, what: '1-128 characters of [A-Za-z0-9_-:@]' });
+export const attemptId: Check<string> = id;
+export const groupId: Check<string> = string({
+  pattern: GROUP_ID_PATTERN,
+  what: '1-120 characters of [A-Za-z0-9_-], starting with a letter or digit',
+});
+export const farm: Check<string> = string({
+  pattern: FARM_PATTERN,
+  what: '1-120 characters of [A-Za-z0-9_-], starting with a letter or digit',
+});
+export const machine: Check<string> = string({
+  pattern: MACHINE_PATTERN,
+  what: '1-128 characters of [A-Za-z0-9_.-:@]',
+});
 export const outputName: Check<string> = string({ pattern: OUTPUT_NAME_PATTERN, what: 'a Nix output name' });
 export const reason: Check<string> = string({ min: 1, max: MAX_REASON_CHARS });
 export const sha256Hex: Check<string> = string({

@@ -66,7 +66,24 @@ export function drvStream(hashPart: string): string {
   return stream;
 }
 
+/**
+ * A groupId, the rule libs/contracts and libs/domain apply too: one NATS subject token (no '.') that
+ * fits a stream name with its prefix. Stream names alone stay more tolerant ('.' allowed), so any group
+ * stream written before this rule is still readable.
+ */
+export const GROUP_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$/;
+
+export function isGroupId(groupId: unknown): groupId is string {
+  return typeof groupId === 'string' && GROUP_ID.test(groupId);
+}
+
+/** `group-<groupId>`; throws INVALID_STREAM unless groupId follows the groupId rule. */
 export function groupStream(groupId: string): string {
+  if (!isGroupId(groupId)) {
+    throw new EventStoreError('INVALID_STREAM', 'a groupId is 1-120 characters of [A-Za-z0-9_-], starting with a letter or digit', {
+      groupId: String(groupId).slice(0, 160),
+    });
+  }
   const stream = `group-${groupId}`;
   assertStreamName(stream);
   return stream;
