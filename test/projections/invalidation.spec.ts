@@ -196,6 +196,32 @@ describe('invalidation policy', () => {
     expect(drvState(rs, fresh.drvPath)?.status).toBe('valid');
   });
 
+  it('a second late attempt of a drv already invalidated for the same poisoning is invalidated too', async () => {
+    const w = world();
+    const { runner, rs } = live.runner('replica', [new InvalidationPolicy()]);
+    await live.append(w.farm.log);
+    await runner.start();
+    const root = w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out]);
+    await live.append([root]);
+    await live.settle();
+    // two farms that still had lib's bad output build the same consumer, one after the other
+    w.farm.log.length = 0;
+    const late = w.farm.drv('late-app', [w.lib]);
+    w.farm.built(late, 'late-1');
+    await live.append(w.farm.log);
+    await live.settle();
+    expect(drvState(rs, late.drvPath)?.status).toBe('invalidated');
+    w.farm.log.length = 0;
+    w.farm.built(late, 'late-2');
+    await live.append(w.farm.log);
+    await live.settle();
+
+    const ofLate = (await invalidations(live)).filter((e) => e.data.drvPath === late.drvPath);
+    expect(ofLate.map((e) => e.data.attemptIds)).toEqual([['late-1'], ['late-2']]);
+    expect(ofLate.every((e) => e.data.because.rootEventId === root.id)).toBe(true);
+    expect(drvState(rs, late.drvPath)?.status).toBe('invalidated');
+  });
+
   it('a poisoned output nobody consumed invalidates nothing', async () => {
     const w = world();
     const { runner } = live.runner('replica', [new InvalidationPolicy()]);

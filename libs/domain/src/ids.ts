@@ -23,7 +23,15 @@ export const idempotencyKeys = {
   attempt: (drvPath: string, attemptId: string, type: string) =>
     `${parseStorePath(drvPath).hashPart}/${attemptId}/${type}`,
   resultPoisoned: (drvPath: string, serial: number) => `${drvPath}/ResultPoisoned/${serial}`,
-  resultInvalidated: (rootEventId: string, drvPath: string) => `ResultInvalidated/${rootEventId}/${drvPath}`,
+  /**
+   * With the attempts invalidated: a later attempt of an already-invalidated drv that consumed the same
+   * poisoned output is a new fact, not a retry. Without them (the drv decider, until it passes its
+   * attemptIds) the key is the old (root, drvPath) one.
+   */
+  resultInvalidated: (rootEventId: string, drvPath: string, attemptIds: readonly string[] = []) =>
+    attemptIds.length === 0
+      ? `ResultInvalidated/${rootEventId}/${drvPath}`
+      : `ResultInvalidated/${rootEventId}/${drvPath}/${[...attemptIds].sort().join(',')}`,
   failureCleared: (drvPath: string, attemptId: string) =>
     `${parseStorePath(drvPath).hashPart}/${attemptId}/FailureCleared`,
   group: (groupId: string, type: string) => `group/${groupId}/${type}`,

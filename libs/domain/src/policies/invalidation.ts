@@ -114,16 +114,17 @@ export function planInvalidation(
   };
   const eventFor = (a: Affected): ResultInvalidated => {
     const drvPath = a.drvPath;
+    const attemptIds = [...a.attemptIds].sort();
     return makeEvent(
       'ResultInvalidated',
       {
         drvPath,
         serial: view.drvState(drvPath)?.serial ?? 0,
         because: { ...a.because, rootEventId: root.id },
-        attemptIds: [...a.attemptIds].sort(),
+        attemptIds,
         outputPaths: [...a.outputPaths].sort(),
       },
-      idempotencyKeys.resultInvalidated(root.id, drvPath),
+      idempotencyKeys.resultInvalidated(root.id, drvPath, attemptIds),
       meta,
     );
   };
