@@ -10,6 +10,7 @@ import {
   EventMetadata,
   EventOfType,
   Signer,
+  SIGNED_BODY_MAX_CHARS,
 } from './events/types';
 import { eventId } from './ids';
 import { Result } from './result';
@@ -40,6 +41,7 @@ export const commandMetadataCheck = object({
     object({
       keyName: string({ pattern: /^[^:\s]{1,128}$/, what: 'a Nix key name (no ":" or spaces)' }),
       signature: string({ pattern: /^[A-Za-z0-9+/]{1,1024}={0,2}$/, what: 'base64' }),
+      body: optional(string({ max: SIGNED_BODY_MAX_CHARS })),
     }),
   ),
   recordedAt: isoTime,

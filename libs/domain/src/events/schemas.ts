@@ -27,7 +27,7 @@ import {
   uuid,
 } from '../check';
 import { FAILURE_CACHE, FAILURE_CAUSES, FAILURE_STATUSES } from '../failure/classify';
-import { DomainEventType, PoisonScope } from './types';
+import { DomainEventType, PoisonScope, SIGNED_BODY_MAX_CHARS } from './types';
 
 /** Same bounds as libs/contracts LIMITS. */
 export const MAX_OUTPUTS = 64;
@@ -200,6 +200,7 @@ export const DATA_SCHEMAS: Record<DomainEventType, Record<number, Check<unknown>
 const signer = object({
   keyName: string({ pattern: /^[^:\s]{1,128}$/, what: 'a Nix key name (no ":" or spaces)' }),
   signature: string({ pattern: /^[A-Za-z0-9+/]{1,1024}={0,2}$/, what: 'base64' }),
+  body: optional(string({ max: SIGNED_BODY_MAX_CHARS })),
 });
 
 export const metadataCheck = object({

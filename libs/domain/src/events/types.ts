@@ -5,11 +5,20 @@
  */
 import type { FailureCause, FailureCache, FailureStatus } from '../failure/classify';
 
+/** A signed request body is at most the wire's request limit (1 MiB), so at most as many UTF-16 units. */
+export const SIGNED_BODY_MAX_CHARS = 1024 * 1024;
+
 export interface Signer {
   /** Nix key name, the part before ':' in `name:base64` */
   keyName: string;
   /** base64 ed25519 signature of the command, as the service verified it */
   signature: string;
+  /**
+   * The exact signed request body, so an auditor can verify the signature offline. The service keeps
+   * it on the first event of each append of a command; later events of the same command share its
+   * causationId and are verified against it (docs/domain.md "Signatures").
+   */
+  body?: string;
 }
 
 export interface EventMetadata {
