@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWith } from '../support/env';
+import { freePort } from '../support/nats';
 import { Harness, startHarness } from '../service/harness';
 
 const CLI = join(__dirname, '..', '..', 'apps', 'cli', 'src', 'main.ts');
@@ -146,4 +147,11 @@ describeWith(['nats-server', 'nix-instantiate'], 'buildgraph poison, clear-failu
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('PERMISSION_DENIED');
   }, 30000);
+
+  it('a service that cannot be reached exits 1 and says where it looked', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = await cli(['should-build', good.drvPath, '--url', url]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cannot reach the service at ${url}`);
+  });
 });

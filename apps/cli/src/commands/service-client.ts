@@ -92,8 +92,9 @@ async function httpRequest(url: string, init: RequestInit): Promise<Reply> {
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
-    throw new CliError(`cannot reach the service at ${url}: ${cause ?? (e as Error).message}`);
+    // undici hides the socket error in `cause` (an AggregateError when several addresses were tried)
+    const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    throw new CliError(`cannot reach the service at ${url}: ${cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (e as Error).message}`);
   }
   return parseReply(await res.text(), url);
 }
