@@ -1,98 +1,102 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DomainEvent } from '@buildgraph/domain';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { EVENT_STORE, EventStore } from '@buildgraph/eventstore';
-import { decodeEvent, GroupPolicy, InvalidationPolicy, PROJECTIONS, ProjectionError, ProjectionRunner, ReadStore } from '@buildgraph/projections';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { ReadStore } from '@buildgraph/projections';
+import { mkdirSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
+import { POLICIES, ProjectionsWorkerData, ServiceMessage, WorkerMessage } from './projections.worker';
 
-const POLICIES = ['invalidation', 'group'];
+/** How often each connection looks for the other's appends in the shared SQLite file. */
+export const FOLLOW_APPENDS_MS = 20;
 
 /**
- * The read models and policies, in this process: a disposable SQLite read store under the data dir,
- * caught up from its checkpoint in the background at start, then following the log live. A read
- * store built by other projection versions is moved aside and rebuilt (read models are disposable).
+ * Loads the worker module in the thread: the compiled .js in production, the .ts source under
+ * swc (the bench, `npm run start:dev`, Jest), whose register hook the thread needs too.
+ */
+const BOOT = `
+const { parentPort, workerData } = require('node:worker_threads');
+if (workerData.module.endsWith('.ts')) require('@swc-node/register');
+require(workerData.module).runProjectionsWorker(workerData.data, parentPort);
+`;
+
+/**
+ * The read models and policies run on a worker thread (projections.worker.ts) with their own store
+ * connections, so applying events never holds the intake's event loop. This side opens the read
+ * store read-only (WAL lets it read while the thread writes) for the queries, and reports the lag.
  */
 @Injectable()
-export class ProjectionsService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger('Projections');
-  readonly readStore: ReadStore;
-  private readonly runner: ProjectionRunner<DomainEvent>;
+  private readonly path: string;
+  private worker?: Worker;
+  private reader?: ReadStore;
+  private exited?: Promise<void>;
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(SERVICE_CONFIG) config: ServiceConfig,
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
     private readonly metrics: MetricsService,
   ) {
     const dir = resolve(config.BUILDGRAPH_DATA_DIR);
     mkdirSync(dir, { recursive: true });
-    const path = join(dir, 'read-models.sqlite');
-    const policyLog = (message: string, details?: Record<string, unknown>): void => this.log.warn({ ...details }, message);
-    const open = (): { readStore: ReadStore; runner: ProjectionRunner<DomainEvent> } => {
-      const readStore = new ReadStore(path);
-      try {
-        const runner = new ProjectionRunner<DomainEvent>({
-          events: store,
-          readStore,
-          projections: PROJECTIONS,
-          decode: decodeEvent,
-          processors: [new InvalidationPolicy(), new GroupPolicy(policyLog)],
-          tickMs: 1000,
-        });
-        return { readStore, runner };
-      } catch (e) {
-        readStore.close();
-        throw e;
-      }
-    };
-    let opened;
-    try {
-      opened = open();
-    } catch (e) {
-      if (!(e instanceof ProjectionError && (e.code === 'READ_STORE_MISMATCH' || e.code === 'READ_STORE_CORRUPT')) || !existsSync(path)) throw e;
-      const aside = `${path}.stale-${Date.now()}`;
-      this.log.warn(`${e.message}; moving it to ${aside} and rebuilding the read models from the log`);
-      renameSync(path, aside);
-      for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
-      opened = open();
-    }
-    this.readStore = opened.readStore;
-    this.runner = opened.runner;
+    this.path = join(dir, 'read-models.sqlite');
   }
 
-  onApplicationBootstrap(): void {
-    // catching up can take a while on a big log: the service answers meanwhile, and the lag metric shows it
-    this.running = (async () => {
-      const head = await this.store.headPosition();
-      if (this.runner.position < head) this.log.log(`catching up read models from ${this.runner.position} to ${head}`);
-      await this.runner.catchUp();
-      await this.runner.start();
-      this.runner.done.catch((e: unknown) => this.log.error({ err: e }, 'projections stopped'));
-    })().catch((e: unknown) => this.log.error({ err: e }, 'projections failed to start'));
+  /** Starts the thread and waits until the read store is open (catching up goes on in the background). */
+  async onModuleInit(): Promise<void> {
+    const data: ProjectionsWorkerData = { store: this.config.BUILDGRAPH_STORE, readStorePath: this.path, pollMs: FOLLOW_APPENDS_MS, tickMs: 1000 };
+    const worker = new Worker(BOOT, { eval: true, workerData: { module: join(__dirname, `projections.worker${extname(__filename)}`), data } });
+    this.worker = worker;
+    this.exited = new Promise((r) => worker.once('exit', () => r()));
+    await new Promise<void>((ready, fail) => {
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') ready();
+        else if (m.type === 'failed') fail(new Error(`read models: ${m.message}`));
+        else if (m.type === 'log') this.log[m.level]({ ...m.details }, m.message);
+      });
+      worker.once('error', (e) => {
+        this.log.error({ err: e }, 'projections thread failed');
+        fail(e);
+      });
+      worker.once('exit', (code) => fail(new Error(`projections thread exited with ${code} before it was ready`)));
+    });
+    this.reader = new ReadStore(this.path, { readonly: true });
     this.timer = setInterval(() => void this.updateMetrics(), 1000);
     this.timer.unref();
   }
 
-  /** Position whose effects are in the read models. */
+  /** The read models, read-only. */
+  get readStore(): ReadStore {
+    if (!this.reader) throw new Error('read models are not open yet');
+    return this.reader;
+  }
+
+  /** Position whose effects are in the read models (committed); read before the data, so it never overstates. */
   get position(): bigint {
-    return this.runner.position;
+    return this.readStore.checkpoint('projections');
   }
 
   async updateMetrics(): Promise<void> {
     const head = await this.store.headPosition().catch(() => undefined);
-    if (head === undefined) return;
-    this.metrics.projectionLag.set(Number(head - this.runner.position));
+    if (head === undefined || !this.reader) return;
+    this.metrics.projectionLag.set(Number(head - this.position));
     const oldest = POLICIES.map((p) => this.readStore.checkpoint(`processor:${p}`)).reduce((a, b) => (a < b ? a : b));
     this.metrics.policyBacklog.set(Number(head - oldest));
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.running;
-    await this.runner.stop();
-    this.readStore.close();
+    const worker = this.worker;
+    if (worker) {
+      worker.postMessage({ type: 'stop' } satisfies ServiceMessage);
+      // a thread still catching up a long log is not waited for: its checkpoint says where to resume
+      const late = setTimeout(() => void worker.terminate(), this.config.BUILDGRAPH_SHUTDOWN_GRACE_MS);
+      await this.exited;
+      clearTimeout(late);
+    }
+    this.reader?.close();
   }
 }

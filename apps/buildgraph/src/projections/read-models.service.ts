@@ -18,8 +18,9 @@ export class ReadModelsService {
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
   ) {}
 
-  private answer(body: object): Reply<object> {
-    return okReply({ ...body, readModelPosition: this.projections.position.toString() });
+  /** `at`: the read models' position read before the answer, so it never overstates what the answer includes. */
+  private answer(at: bigint, body: object): Reply<object> {
+    return okReply({ ...body, readModelPosition: at.toString() });
   }
 
   /** The drvPath of a hash part, from the first event of its stream (its registration). */
@@ -46,36 +47,42 @@ export class ReadModelsService {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
     const config = { ...DEFAULT_NEGATIVE_CACHE, failureTtlMs: this.config.BUILDGRAPH_FAILURE_TTL_SECONDS * 1000 };
-    return this.guard(() => this.answer({ drvPath: d.drvPath, ...shouldBuild(this.projections.readStore, d.drvPath, { force, now: new Date(), config }) }));
+    const at = this.projections.position;
+    return this.guard(() => this.answer(at, { drvPath: d.drvPath, ...shouldBuild(this.projections.readStore, d.drvPath, { force, now: new Date(), config }) }));
   }
 
   async downstream(hashPart: unknown): Promise<Reply<object>> {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
-    return this.guard(() => this.answer({ drvPath: d.drvPath, ...downstream(this.projections.readStore, d.drvPath, { limit: 10000 }) }));
+    const at = this.projections.position;
+    return this.guard(() => this.answer(at, { drvPath: d.drvPath, ...downstream(this.projections.readStore, d.drvPath, { limit: 10000 }) }));
   }
 
   async attemptTrace(hashPart: unknown, attemptId: unknown): Promise<Reply<object>> {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
     if (typeof attemptId !== 'string' || !ID.test(attemptId)) return errorReply('INVALID_ARGUMENT', 'attemptId must be 1-128 characters of [A-Za-z0-9_-:@]', { field: 'attemptId' });
+    const at = this.projections.position;
     const trace = attemptTrace(this.projections.readStore, d.drvPath, attemptId);
-    return trace ? this.answer({ trace }) : errorReply('NOT_FOUND', `no attempt ${attemptId} of ${d.drvPath} in the read models`, { attemptId });
+    return trace ? this.answer(at, { trace }) : errorReply('NOT_FOUND', `no attempt ${attemptId} of ${d.drvPath} in the read models`, { attemptId });
   }
 
   group(groupId: unknown): Reply<object> {
     if (typeof groupId !== 'string' || !ID.test(groupId)) return errorReply('INVALID_ARGUMENT', 'groupId must be 1-128 characters of [A-Za-z0-9_-:@]', { field: 'groupId' });
+    const at = this.projections.position;
     const g = group(this.projections.readStore, groupId);
-    return g ? this.answer({ group: g }) : errorReply('NOT_FOUND', `no group ${groupId}`, { groupId });
+    return g ? this.answer(at, { group: g }) : errorReply('NOT_FOUND', `no group ${groupId}`, { groupId });
   }
 
   incoherence(): Reply<object> {
-    return this.guard(() => this.answer({ incoherence: incoherence(this.projections.readStore) }));
+    const at = this.projections.position;
+    return this.guard(() => this.answer(at, { incoherence: incoherence(this.projections.readStore) }));
   }
 
   fodsDue(olderThanDays?: unknown): Reply<object> {
     const days = olderThanDays === undefined || olderThanDays === '' ? this.config.BUILDGRAPH_FOD_REVERIFY_DAYS : Number(olderThanDays);
     if (!Number.isFinite(days) || days < 0) return errorReply('INVALID_ARGUMENT', 'olderThanDays must be a number >= 0', { field: 'olderThanDays' });
-    return this.guard(() => this.answer({ fods: fodsDue(this.projections.readStore, { now: new Date(), olderThanMs: days * 86400_000 }) }));
+    const at = this.projections.position;
+    return this.guard(() => this.answer(at, { fods: fodsDue(this.projections.readStore, { now: new Date(), olderThanMs: days * 86400_000 }) }));
   }
 }

@@ -1,8 +1,9 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { describeStoreUrl, EVENT_STORE, EventStore, openEventStore } from '@buildgraph/eventstore';
+import { describeStoreUrl, EVENT_STORE, EventStore, openEventStore, openSqliteEventStore } from '@buildgraph/eventstore';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { ConfigError, SERVICE_CONFIG, ServiceConfig } from '../config/config';
+import { FOLLOW_APPENDS_MS } from '../projections/projections.service';
 
 async function open(config: ServiceConfig): Promise<EventStore> {
   const log = new Logger('EventStore');
@@ -20,7 +21,9 @@ async function open(config: ServiceConfig): Promise<EventStore> {
       if (!resolve(target.path).startsWith(dataDir + sep)) throw new Error(`directory ${dirname(resolve(target.path))} does not exist`);
       mkdirSync(dirname(resolve(target.path)), { recursive: true });
     }
-    const store = await openEventStore(config.BUILDGRAPH_STORE);
+    // the policies append from the projections thread's own connection: follow them, so the notifier
+    // publishes their events without waiting for the next command
+    const store = target.kind === 'sqlite' ? await openSqliteEventStore(target.path, { pollExternalAppendsMs: FOLLOW_APPENDS_MS }) : await openEventStore(config.BUILDGRAPH_STORE);
     log.log(target.kind === 'sqlite' ? `embedded SQLite event store at ${target.path}` : `EventStoreDB at ${target.url.replace(/\/\/[^@]*@/, '//***@')}`);
     return store;
   } catch (e) {
