@@ -4,7 +4,9 @@
  * accepted at the edge and refused late. One table of examples, a property over arbitrary strings, and
  * a real nats-server showing each accepted groupId is one subject token.
  */
-import { eventSubject, ID_RULES } from '@buildgraph/contracts';
+import { eventSubject, ID_RULES, parseCommand } from '@buildgraph/contracts';
+import { DRV_COMMAND_SCHEMAS } from '@buildgraph/domain/drv/commands';
+import { GROUP_COMMAND_SCHEMAS } from '@buildgraph/domain/group/decide';
 import * as check from '@buildgraph/domain/check';
 import { groupStream, isValidStreamName } from '@buildgraph/eventstore';
 import fc from 'fast-check';
@@ -92,6 +94,25 @@ describe('ids are accepted and refused alike by contracts, domain and eventstore
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('commands use the id rules at the wire and in the domain alike', () => {
+  const drvPath = '/nix/store/0c8v6gqrb4y1lbdl0k3m3n0k6hw4xs9z-hello-2.12.1.drv';
+  const startedAt = '2024-01-31T12:00:00Z';
+
+  it.each(TABLE)('%j as machine, farm and groupId of attempt.start and group.open', (value, validAs) => {
+    const start = (f: Kind): Record<string, unknown> => ({ attemptId: 'a-1', drvPath, farm: 'farm1', machine: 'm1', groupId: 'g1', [f]: value });
+    for (const f of ['machine', 'farm', 'groupId'] as const) {
+      const wire = parseCommand('attempt.start', JSON.stringify(start(f))).ok;
+      const domain = DRV_COMMAND_SCHEMAS.StartAttempt({ ...start(f), startedAt }, 'data').ok;
+      expect({ field: f, wire, domain }).toEqual({ field: f, wire: validAs.includes(f), domain: validAs.includes(f) });
+    }
+    const open = { groupId: value, members: [{ drvPath, machine: value }], deadline: startedAt };
+    const wire = parseCommand('group.open', JSON.stringify(open)).ok;
+    const domain = GROUP_COMMAND_SCHEMAS.OpenGroup(open, 'data').ok;
+    const expected = validAs.includes('groupId') && validAs.includes('machine');
+    expect({ wire, domain }).toEqual({ wire: expected, domain: expected });
   });
 });
 

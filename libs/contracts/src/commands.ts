@@ -19,7 +19,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { LIMITS } from './limits';
-import { ID, IsStorePath, IsStorePathMap, OUTPUT_NAME, REALISATION_KEY } from './validators';
+import { ID_RULES, IsStorePath, IsStorePathMap, OUTPUT_NAME, REALISATION_KEY } from './validators';
 
 /** Nix's BuildResult failure statuses (Nix 2.8 BuildResult::Status, failures only). */
 export const FAILURE_STATUSES = [
@@ -49,13 +49,13 @@ export class RegisterDrvCommand {
 }
 
 abstract class AttemptCommand {
-  @Matches(ID, { message: 'attemptId must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.attemptId.pattern, { message: ID_RULES.attemptId.message })
   attemptId!: string;
 
   @IsStorePath({ drv: true })
   drvPath!: string;
 
-  @Matches(ID, { message: 'farm must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.farm.pattern, { message: ID_RULES.farm.message })
   farm!: string;
 
   /** the derivation's ATerm, so an attempt for an unregistered drv can register it on the way */
@@ -66,13 +66,13 @@ abstract class AttemptCommand {
 }
 
 abstract class MachineAttemptCommand extends AttemptCommand {
-  @Matches(ID, { message: 'machine must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.machine.pattern, { message: ID_RULES.machine.message })
   machine!: string;
 }
 
 export class StartAttemptCommand extends MachineAttemptCommand {
   @IsOptional()
-  @Matches(ID, { message: 'groupId must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.groupId.pattern, { message: ID_RULES.groupId.message })
   groupId?: string;
 
   @IsOptional()
@@ -139,12 +139,12 @@ export class GroupMember {
   drvPath!: string;
 
   @IsOptional()
-  @Matches(ID, { message: 'machine must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.machine.pattern, { message: ID_RULES.machine.message })
   machine?: string;
 }
 
 export class OpenGroupCommand {
-  @Matches(ID, { message: 'groupId must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.groupId.pattern, { message: ID_RULES.groupId.message })
   groupId!: string;
 
   @IsArray()
@@ -162,10 +162,10 @@ abstract class FodCommand {
   @IsStorePath({ drv: true })
   drvPath!: string;
 
-  @Matches(ID, { message: 'attemptId must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.attemptId.pattern, { message: ID_RULES.attemptId.message })
   attemptId!: string;
 
-  @Matches(ID, { message: 'farm must be 1-128 characters of [A-Za-z0-9_-:@]' })
+  @Matches(ID_RULES.farm.pattern, { message: ID_RULES.farm.message })
   farm!: string;
 
   /** sha256 over the "unfixed" twin of the FOD (its inputs), hex */

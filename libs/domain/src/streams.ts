@@ -3,14 +3,14 @@
  * The hash part alone names a drv: Nix never gives two store paths the same 32-character hash part.
  */
 import { parseStorePath } from '@buildgraph/nix';
-import { ID_PATTERN } from './check';
+import { GROUP_ID_PATTERN, ID_PATTERN } from './check';
 import { DomainException } from './result';
 
 const HASH_PART = /^[0-9a-df-np-sv-z]{32}$/;
 
-/** A groupId: 1-128 characters of [A-Za-z0-9_-:@] (the wire's id alphabet). */
+/** A groupId: one NATS subject token that fits a stream name (docs/contracts.md "Ids"). */
 export function isGroupId(groupId: string): boolean {
-  return ID_PATTERN.test(groupId);
+  return GROUP_ID_PATTERN.test(groupId);
 }
 
 /** Throws DomainException INVALID_ARGUMENT for anything but a .drv store path: callers validate first. */
@@ -33,7 +33,7 @@ export function groupStreamName(groupId: string): string {
   if (!isGroupId(groupId)) {
     throw new DomainException({
       code: 'INVALID_ARGUMENT',
-      message: 'groupId: must be 1-128 characters of [A-Za-z0-9_-:@]',
+      message: 'groupId: must be 1-120 characters of [A-Za-z0-9_-], starting with a letter or digit',
       details: { field: 'groupId' },
     });
   }
@@ -50,7 +50,8 @@ export function parseStreamName(stream: string): ParsedStreamName | null {
   }
   if (stream.startsWith('group-')) {
     const groupId = stream.slice(6);
-    return isGroupId(groupId) ? { kind: 'group', groupId } : null;
+    // read with the older, looser rule: a stored stream stays readable
+    return ID_PATTERN.test(groupId) ? { kind: 'group', groupId } : null;
   }
   return null;
 }

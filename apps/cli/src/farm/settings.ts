@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KeyFormatError, parseSecretKey, SecretKey } from '@buildgraph/contracts';
+import { ID_RULES, KeyFormatError, parseSecretKey, SecretKey } from '@buildgraph/contracts';
 import { CliError, EXIT_BAD_INPUT } from '../cli-error';
 
 /**
@@ -44,8 +44,6 @@ export const FARM_ENV = {
   timeoutMs: 'BUILDGRAPH_TIMEOUT_MS',
 } as const;
 
-const ID = /^[A-Za-z0-9_\-:@]{1,128}$/;
-
 function pick(opt: string | undefined, env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = opt ?? env[name];
   return v === undefined || v === '' ? undefined : v;
@@ -68,10 +66,10 @@ export function loadFarmSettings(opts: FarmOptions, env: NodeJS.ProcessEnv = pro
     throw new CliError(`invalid ${FARM_ENV.service} ${JSON.stringify(serviceUrl)}: expected nats://HOST:PORT or http://HOST:PORT`, EXIT_BAD_INPUT);
   }
   const farm = need('farm', '--farm');
-  if (!ID.test(farm)) throw new CliError(`invalid ${FARM_ENV.farm} ${JSON.stringify(farm)}: 1-128 of [A-Za-z0-9_-:@]`, EXIT_BAD_INPUT);
-  // host names may contain dots, which ids do not allow
-  const machine = pick(opts.machine, env, FARM_ENV.machine) ?? hostname().replace(/[^A-Za-z0-9_\-:@]/g, '_').slice(0, 128);
-  if (!ID.test(machine)) throw new CliError(`invalid ${FARM_ENV.machine} ${JSON.stringify(machine)}: 1-128 of [A-Za-z0-9_-:@]`, EXIT_BAD_INPUT);
+  if (!ID_RULES.farm.pattern.test(farm)) throw new CliError(`invalid ${FARM_ENV.farm} ${JSON.stringify(farm)}: ${ID_RULES.farm.message}`, EXIT_BAD_INPUT);
+  // the host name as it is (dots included); anything else a machine id does not allow becomes '_'
+  const machine = pick(opts.machine, env, FARM_ENV.machine) ?? hostname().replace(/[^A-Za-z0-9_.\-:@]/g, '_').slice(0, 128);
+  if (!ID_RULES.machine.pattern.test(machine)) throw new CliError(`invalid ${FARM_ENV.machine} ${JSON.stringify(machine)}: ${ID_RULES.machine.message}`, EXIT_BAD_INPUT);
   const key = readKey(need('keyFile', '--key-file'), 'the farm key');
   const registerKeyFile = pick(opts.registerKeyFile, env, FARM_ENV.registerKeyFile);
   const registerKey = registerKeyFile === undefined ? undefined : readKey(registerKeyFile, 'the register key');

@@ -2,7 +2,10 @@
 import {
   Check,
   drvPath,
+  farm as farmName,
+  groupId as groupIdCheck,
   id,
+  machine as machineName,
   integer,
   literal,
   object,
@@ -134,15 +137,15 @@ export const DRV_COMMAND_SCHEMAS: {
   StartAttempt: object({
     drvPath,
     attemptId: id,
-    farm: id,
-    machine: id,
+    farm: farmName,
+    machine: machineName,
     startedAt: optional(isoTime),
-    groupId: optional(id),
+    groupId: optional(groupIdCheck),
   }),
   SucceedAttempt: object({
     drvPath,
     attemptId: id,
-    farm: id,
+    farm: farmName,
     outputs,
     inputRealisations: optional(inputRealisations),
     substituted: optional(boolean),
@@ -151,7 +154,7 @@ export const DRV_COMMAND_SCHEMAS: {
   FailAttempt: object({
     drvPath,
     attemptId: id,
-    farm: id,
+    farm: farmName,
     status: literal(FAILURE_STATUSES),
     exitCode: optional(integer(-255, 255)),
     log: object({
@@ -169,7 +172,13 @@ export const DRV_COMMAND_SCHEMAS: {
     }),
     finishedAt: optional(isoTime),
   }),
-  ResolveAttempt: object({ drvPath, attemptId: id, farm: id, resolvedDrvPath: drvPath, inputRealisations }),
+  ResolveAttempt: object({
+    drvPath,
+    attemptId: id,
+    farm: farmName,
+    resolvedDrvPath: drvPath,
+    inputRealisations,
+  }),
   PoisonResult: object({
     drvPath,
     reason,
@@ -193,7 +202,7 @@ export const DRV_COMMAND_SCHEMAS: {
   RecordFodVerification: object({
     drvPath,
     attemptId: id,
-    farm: id,
+    farm: farmName,
     expectedHash: hashString,
     actualHash: hashString,
     inputsFingerprint: sha256Hex,

@@ -12,6 +12,7 @@ import {
   integer,
   isoTime,
   literal,
+  machine as machineName,
   object,
   optional,
   outputName,
@@ -145,7 +146,7 @@ const resultInvalidatedV1 = object({
 const groupOpenedV1 = refine(
   object({
     groupId: id,
-    members: array(object({ drvPath, machine: optional(id) }), { min: 1, max: MAX_GROUP_MEMBERS }),
+    members: array(object({ drvPath, machine: optional(machineName) }), { min: 1, max: MAX_GROUP_MEMBERS }),
     deadline: isoTime,
   }),
   (d, field) =>
@@ -162,7 +163,14 @@ const groupOpenedV1 = refine(
 export const DATA_SCHEMAS: Record<DomainEventType, Record<number, Check<unknown>>> = {
   DerivationRegistered: { 1: derivationRegisteredV1 },
   AttemptStarted: {
-    1: object({ drvPath, attemptId: id, farm: id, machine: id, startedAt: isoTime, groupId: optional(id) }),
+    1: object({
+      drvPath,
+      attemptId: id,
+      farm: id,
+      machine: machineName,
+      startedAt: isoTime,
+      groupId: optional(id),
+    }),
   },
   AttemptSucceeded: {
     1: object({

@@ -6,7 +6,9 @@ import {
   Check,
   array,
   drvPath,
+  groupId as groupIdCheck,
   id,
+  machine as machineName,
   isoTime,
   literal,
   object,
@@ -52,8 +54,8 @@ export const GROUP_COMMAND_SCHEMAS: {
 } = {
   OpenGroup: refine(
     object({
-      groupId: id,
-      members: array(object({ drvPath, machine: optional(id) }), { min: 1, max: MAX_GROUP_MEMBERS }),
+      groupId: groupIdCheck,
+      members: array(object({ drvPath, machine: optional(machineName) }), { min: 1, max: MAX_GROUP_MEMBERS }),
       deadline: isoTime,
     }),
     (d, field): DomainError | null =>
