@@ -44,28 +44,36 @@ export function planInvalidation(
   only?: AttemptRef,
 ): ResultInvalidated[][] {
   const rootDrv = root.data.drvPath;
-  // each drv's state is read once, however many of its inputs were poisoned
-  const states = new Map<string, DrvStateDoc | undefined>();
-  const view = {
-    ...source,
-    drvState: (d: string): DrvStateDoc | undefined => {
-      if (!states.has(d)) states.set(d, source.drvState(d));
-      return states.get(d);
-    },
+  // each drv's state is read once, however many of its inputs were poisoned (null: read, absent)
+  const states = new Map<string, DrvStateDoc | null>();
+  const drvState = (d: string): DrvStateDoc | undefined => {
+    let state = states.get(d);
+    if (state === undefined) {
+      state = source.drvState(d) ?? null;
+      states.set(d, state);
+    }
+    return state ?? undefined;
   };
   const affected = new Map<string, Affected>();
   const byIndex: Affected[] = [];
   const seenPaths = new Set<string>();
   const fellBack = new Set<string>();
-  const work: { path: string; from: string }[] = [];
+  // `producer`: the affected drv whose output `path` is (undefined for the root's own paths)
+  const work: { path: string; from: string; producer: Affected | undefined }[] = [];
   for (const p of root.data.outputPaths) {
     seenPaths.add(p);
-    work.push({ path: p, from: rootDrv });
+    work.push({ path: p, from: rootDrv, producer: undefined });
   }
 
-  const visit = (drvPath: string, attemptId: string, from: string, outputPath: string): void => {
+  const visit = (
+    drvPath: string,
+    attemptId: string,
+    from: string,
+    producer: Affected | undefined,
+    outputPath: string,
+  ): void => {
     if (drvPath === rootDrv) return;
-    const result = view.drvState(drvPath)?.results[attemptId];
+    const result = drvState(drvPath)?.results[attemptId];
     if (!result) return; // not a valid result any more: nothing to invalidate
     let entry = affected.get(drvPath);
     if (!entry) {
@@ -81,28 +89,31 @@ export function planInvalidation(
       byIndex.push(entry);
     }
     // an edge producer -> consumer among affected drvs (duplicates only add to the in-degree count twice, symmetrically)
-    if (from !== rootDrv) affected.get(from)!.consumers.push(entry.index);
+    if (producer !== undefined) producer.consumers.push(entry.index);
     if (entry.attemptIds.has(attemptId)) return;
     entry.attemptIds.add(attemptId);
-    for (const p of Object.values(result.outputs)) {
+    const outputs = result.outputs;
+    for (const name in outputs) {
+      const p = outputs[name];
       entry.outputPaths.add(p);
       if (!seenPaths.has(p)) {
         seenPaths.add(p);
-        work.push({ path: p, from: drvPath });
+        work.push({ path: p, from: drvPath, producer: entry });
       }
     }
   };
 
   while (work.length > 0) {
-    const { path, from } = work.pop()!;
+    const { path, from, producer } = work.pop()!;
     if (only && from === rootDrv) {
-      visit(only.drvPath, only.attemptId, from, path);
+      visit(only.drvPath, only.attemptId, from, producer, path);
       continue;
     }
-    for (const ref of view.consumersOf(path)) visit(ref.drvPath, ref.attemptId, from, path);
+    for (const ref of source.consumersOf(path)) visit(ref.drvPath, ref.attemptId, from, producer, path);
     if (!fellBack.has(from)) {
       fellBack.add(from);
-      for (const ref of view.unreportedConsumersOf(from)) visit(ref.drvPath, ref.attemptId, from, path);
+      for (const ref of source.unreportedConsumersOf(from))
+        visit(ref.drvPath, ref.attemptId, from, producer, path);
     }
   }
 
@@ -119,7 +130,7 @@ export function planInvalidation(
       'ResultInvalidated',
       {
         drvPath,
-        serial: view.drvState(drvPath)?.serial ?? 0,
+        serial: drvState(drvPath)?.serial ?? 0,
         because: { ...a.because, rootEventId: root.id },
         attemptIds,
         outputPaths: [...a.outputPaths].sort(),
