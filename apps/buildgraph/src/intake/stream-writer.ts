@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, isEventStoreError } from '@buildgraph/eventstore';
-import { DomainError, DomainEvent, fromStored, toStored } from '@buildgraph/domain';
+import { DomainError, DomainEvent, fromStored } from '@buildgraph/domain';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -29,6 +29,11 @@ export class DecisionRefused extends Error {
 }
 
 const MAX_CONFLICT_RETRIES = 5;
+
+/** A domain event as the store takes it; the store's JSON.stringify is the one serialisation. */
+function stored(e: DomainEvent): { id: string; type: string; data: unknown; metadata: Record<string, unknown> } {
+  return { id: e.id, type: e.type, data: e.data, metadata: e.metadata as unknown as Record<string, unknown> };
+}
 
 /** Streams whose folded state is kept in memory; the least recently used beyond this are dropped. */
 const CACHED_STREAMS = 20000;
@@ -96,7 +101,8 @@ export class StreamWriter {
 
   private async writeNow<S>(stream: string, initial: () => S, evolve: (s: S, e: DomainEvent) => S, decide: Decide<S>): Promise<Written> {
     // the cache saves re-folding the stream; a read from the cached revision on still picks up what
-    // other replicas and the policies appended since, so no decision is made on a stale state
+    // other replicas and the policies appended since (an append of the same deterministic ids would
+    // be taken by the store as a retry, so the expected-revision check alone cannot catch that)
     let loaded = await this.catchUp(stream, this.cache.get(stream) as Loaded<S> | undefined, initial, evolve);
     for (let attempt = 0; ; attempt++) {
       const decision = decide(loaded.state);
@@ -111,7 +117,8 @@ export class StreamWriter {
       }
       const started = process.hrtime.bigint();
       try {
-        const result = await this.store.append(stream, decision.events.map(toStored), loaded.revision);
+        // the events go as they are: the store serialises each body once (JSON drops undefined fields)
+        const result = await this.store.append(stream, decision.events.map(stored), loaded.revision);
         this.metrics.appendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         const events = await this.positionsOf(stream, decision.events, result.nextRevision, result.position);
         const state = decision.events.reduce(evolve, loaded.state);
