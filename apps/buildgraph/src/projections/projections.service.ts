@@ -4,22 +4,13 @@ import { ReadStore } from '@buildgraph/projections';
 import { mkdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { startThread } from '../threads/thread';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { POLICIES, ProjectionsWorkerData, ServiceMessage, WorkerMessage } from './projections.worker';
 
 /** How often each connection looks for the other's appends in the shared SQLite file. */
 export const FOLLOW_APPENDS_MS = 20;
-
-/**
- * Loads the worker module in the thread: the compiled .js in production, the .ts source under
- * swc (the bench, `npm run start:dev`, Jest), whose register hook the thread needs too.
- */
-const BOOT = `
-const { parentPort, workerData } = require('node:worker_threads');
-if (workerData.module.endsWith('.ts')) require('@swc-node/register');
-require(workerData.module).runProjectionsWorker(workerData.data, parentPort);
-`;
 
 /**
  * The read models and policies run on a worker thread (projections.worker.ts) with their own store
@@ -48,7 +39,7 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
   /** Starts the thread and waits until the read store is open (catching up goes on in the background). */
   async onModuleInit(): Promise<void> {
     const data: ProjectionsWorkerData = { store: this.config.BUILDGRAPH_STORE, readStorePath: this.path, pollMs: FOLLOW_APPENDS_MS, tickMs: 1000 };
-    const worker = new Worker(BOOT, { eval: true, workerData: { module: join(__dirname, `projections.worker${extname(__filename)}`), data } });
+    const worker = startThread(join(__dirname, `projections.worker${extname(__filename)}`), 'runProjectionsWorker', data);
     this.worker = worker;
     this.exited = new Promise((r) => worker.once('exit', () => r()));
     await new Promise<void>((ready, fail) => {

@@ -9,6 +9,7 @@ import { describeStoreUrl, EventStore, openEventStore, openSqliteEventStore } fr
 import { decodeEvent, GroupPolicy, InvalidationPolicy, PROJECTIONS, ProjectionError, ProjectionRunner, ReadStore } from '@buildgraph/projections';
 import { existsSync, renameSync } from 'node:fs';
 import { MessagePort } from 'node:worker_threads';
+import type { ThreadLog } from '../threads/thread';
 
 export interface ProjectionsWorkerData {
   store: string;
@@ -22,7 +23,7 @@ export interface ProjectionsWorkerData {
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'log'; level: 'log' | 'warn' | 'error'; message: string; details?: Record<string, unknown> }
+  | ThreadLog
   | { type: 'stopped' };
 
 /** Service -> thread. */

@@ -1,16 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { errorReply, okReply, Reply } from '@buildgraph/contracts';
 import { DrvEvent, DrvState, evolveDrv, fromStored, initialDrvState, validAttempts } from '@buildgraph/domain';
-import { EVENT_STORE, EventStore, RecordedEvent } from '@buildgraph/eventstore';
+import { EVENT_STORE, EventStore } from '@buildgraph/eventstore';
+import { wireEvent } from './wire-event';
 
 const HASH_PART = /^[0-9a-df-np-sv-z]{32}$/;
 
 export type DrvStatus = 'unknown' | 'building' | 'valid' | 'failed' | 'poisoned' | 'invalidated';
 
-/** An event as the wire shows it: bigints as decimal strings. */
-export function wireEvent(r: RecordedEvent): Record<string, unknown> {
-  return { id: r.id, type: r.type, stream: r.stream, revision: r.revision.toString(), position: r.position.toString(), data: r.data, metadata: r.metadata };
-}
+export { wireEvent };
 
 /** What a drv's state looks like to a client; folded from its own stream until libs/projections serves it. */
 export function drvSummary(state: DrvState): Record<string, unknown> {
