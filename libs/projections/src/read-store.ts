@@ -62,6 +62,9 @@ export class ReadStore implements DocReader {
         if (opts.bulk) {
           this.db.pragma('journal_mode = OFF');
           this.db.pragma('synchronous = OFF');
+          // nobody else opens the file while it is rebuilt: no shared-lock round trips per transaction
+          this.db.pragma('locking_mode = EXCLUSIVE');
+          this.db.pragma('temp_store = MEMORY');
         } else {
           this.db.pragma('journal_mode = WAL');
           // NORMAL is enough: a lost last transaction takes its checkpoint with it, so the runner re-applies it.
