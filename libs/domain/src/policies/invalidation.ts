@@ -30,8 +30,9 @@ interface Affected {
   because: { drvPath: string; outputPath: string };
   /** indexes of the affected drvs that consumed this one's outputs */
   consumers: number[];
-  attemptIds: Set<string>;
-  outputPaths: Set<string>;
+  /** a handful each: arrays are cheaper than Sets for 91k of them */
+  attemptIds: string[];
+  outputPaths: string[];
 }
 
 /**
@@ -82,20 +83,20 @@ export function planInvalidation(
         drvPath,
         because: { drvPath: from, outputPath },
         consumers: [],
-        attemptIds: new Set(),
-        outputPaths: new Set(),
+        attemptIds: [],
+        outputPaths: [],
       };
       affected.set(drvPath, entry);
       byIndex.push(entry);
     }
     // an edge producer -> consumer among affected drvs (duplicates only add to the in-degree count twice, symmetrically)
     if (producer !== undefined) producer.consumers.push(entry.index);
-    if (entry.attemptIds.has(attemptId)) return;
-    entry.attemptIds.add(attemptId);
+    if (entry.attemptIds.includes(attemptId)) return;
+    entry.attemptIds.push(attemptId);
     const outputs = result.outputs;
     for (const name in outputs) {
       const p = outputs[name];
-      entry.outputPaths.add(p);
+      if (!entry.outputPaths.includes(p)) entry.outputPaths.push(p);
       if (!seenPaths.has(p)) {
         seenPaths.add(p);
         work.push({ path: p, from: drvPath, producer: entry });
@@ -125,7 +126,7 @@ export function planInvalidation(
   };
   const eventFor = (a: Affected): ResultInvalidated => {
     const drvPath = a.drvPath;
-    const attemptIds = [...a.attemptIds].sort();
+    const attemptIds = a.attemptIds.sort();
     return makeEvent(
       'ResultInvalidated',
       {
@@ -133,7 +134,7 @@ export function planInvalidation(
         serial: drvState(drvPath)?.serial ?? 0,
         because: { ...a.because, rootEventId: root.id },
         attemptIds,
-        outputPaths: [...a.outputPaths].sort(),
+        outputPaths: a.outputPaths.sort(),
       },
       idempotencyKeys.resultInvalidated(root.id, drvPath, attemptIds),
       meta,
