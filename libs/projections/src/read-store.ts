@@ -70,7 +70,8 @@ export class ReadStore implements DocReader {
           // NORMAL is enough: a lost last transaction takes its checkpoint with it, so the runner re-applies it.
           this.db.pragma('synchronous = NORMAL');
         }
-        this.db.pragma(`cache_size = -${opts.bulk ? 131072 : 65536}`);
+        // bulk: a sorted flush sweeps each page once, so a big page cache buys little and costs RSS
+        this.db.pragma('cache_size = -65536');
         // the live store is read at random (policies walk thousands of documents): mapped pages spare
         // a read() per page; replay (bulk) keeps its memory to the page cache
         if (!opts.bulk) this.db.pragma('mmap_size = 1073741824');
