@@ -27,6 +27,8 @@ interface Affected {
   /** dense index, for the topological sort */
   index: number;
   drvPath: string;
+  /** the drv's current serial (from its state, read once) */
+  serial: number;
   because: { drvPath: string; outputPath: string };
   /** indexes of the affected drvs that consumed this one's outputs */
   consumers: number[];
@@ -45,17 +47,9 @@ export function planInvalidation(
   only?: AttemptRef,
 ): ResultInvalidated[][] {
   const rootDrv = root.data.drvPath;
-  // each drv's state is read once, however many of its inputs were poisoned (null: read, absent)
-  const states = new Map<string, DrvStateDoc | null>();
-  const drvState = (d: string): DrvStateDoc | undefined => {
-    let state = states.get(d);
-    if (state === undefined) {
-      state = source.drvState(d) ?? null;
-      states.set(d, state);
-    }
-    return state ?? undefined;
-  };
-  const affected = new Map<string, Affected>();
+  // per drv seen: its state, read once however many of its inputs were poisoned, and its entry once
+  // affected (one Map lookup per visited edge: with 100k drvs the lookups are most of the walk)
+  const nodes = new Map<string, { state: DrvStateDoc | undefined; entry: Affected | undefined }>();
   const byIndex: Affected[] = [];
   const seenPaths = new Set<string>();
   const fellBack = new Set<string>();
@@ -74,19 +68,25 @@ export function planInvalidation(
     outputPath: string,
   ): void => {
     if (drvPath === rootDrv) return;
-    const result = drvState(drvPath)?.results[attemptId];
+    let node = nodes.get(drvPath);
+    if (node === undefined) {
+      node = { state: source.drvState(drvPath), entry: undefined };
+      nodes.set(drvPath, node);
+    }
+    const result = node.state?.results[attemptId];
     if (!result) return; // not a valid result any more: nothing to invalidate
-    let entry = affected.get(drvPath);
+    let entry = node.entry;
     if (!entry) {
       entry = {
         index: byIndex.length,
         drvPath,
+        serial: node.state!.serial,
         because: { drvPath: from, outputPath },
         consumers: [],
         attemptIds: [],
         outputPaths: [],
       };
-      affected.set(drvPath, entry);
+      node.entry = entry;
       byIndex.push(entry);
     }
     // an edge producer -> consumer among affected drvs (duplicates only add to the in-degree count twice, symmetrically)
@@ -131,7 +131,7 @@ export function planInvalidation(
       'ResultInvalidated',
       {
         drvPath,
-        serial: drvState(drvPath)?.serial ?? 0,
+        serial: a.serial,
         because: { ...a.because, rootEventId: root.id },
         attemptIds,
         outputPaths: a.outputPaths.sort(),
