@@ -508,6 +508,18 @@ describeWith(['nix-instantiate', 'nix'], 'a derivation', () => {
     it('with no valid result left is a no-op', () => {
       spec.given([registered.app]).when(invalidate()).thenNothing();
     });
+
+    it('a later success that consumed the same poisoned output is invalidated by the same root, once', () => {
+      const [first] = spec.given(built('app')).when(invalidate()).thenTypes('ResultInvalidated');
+      const later = runCommands(drvDecider, [start('app', 'a2'), succeed('app', 'a2')], [...built('app'), first]);
+      const [second] = spec.given(later).when(invalidate()).thenTypes('ResultInvalidated');
+      expect(second.data).toMatchObject({ attemptIds: ['a2'] });
+      expect(second.id).not.toBe(first.id);
+      spec
+        .given([...later, second])
+        .when(invalidate())
+        .thenDuplicateOf(second);
+    });
   });
 
   describe('negative cache', () => {

@@ -246,8 +246,6 @@ function invalidate(state: DrvState, { data, metadata }: InvalidateResult): DrvD
       { field: 'because.drvPath' },
     );
   }
-  const earlier = state.invalidations[data.because.rootEventId];
-  if (earlier) return repeatOf(earlier);
   let candidates = validAttempts(state);
   if (data.attemptIds) {
     const unknown = data.attemptIds.filter((id) => attemptOf(state, id)?.ended?.type !== 'AttemptSucceeded');
@@ -255,6 +253,10 @@ function invalidate(state: DrvState, { data, metadata }: InvalidateResult): DrvD
       return fail('NOT_FOUND', `no successful attempt ${unknown.join(', ')} of ${data.drvPath}`, { unknown });
     candidates = candidates.filter((a) => data.attemptIds!.includes(a.started.data.attemptId));
   }
+  // A retry finds its attempts already invalidated; a later attempt that consumed the same poisoned
+  // output is still valid and is invalidated by the same root (its own event id).
+  const earlier = state.invalidations[data.because.rootEventId];
+  if (earlier && candidates.length === 0) return repeatOf(earlier);
   if (candidates.length === 0) return noop(`${data.drvPath} has no valid result left to invalidate`);
   const attemptIds = candidates.map((a) => a.started.data.attemptId).sort();
   const outputPaths = [
@@ -264,7 +266,7 @@ function invalidate(state: DrvState, { data, metadata }: InvalidateResult): DrvD
     makeEvent(
       'ResultInvalidated',
       { drvPath: data.drvPath, serial: state.serial, because: data.because, attemptIds, outputPaths },
-      keys.resultInvalidated(data.because.rootEventId, data.drvPath),
+      keys.resultInvalidated(data.because.rootEventId, data.drvPath, attemptIds),
       metadata,
     ),
   );
