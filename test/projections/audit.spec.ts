@@ -19,10 +19,11 @@ function event(
   data: Record<string, unknown>,
   signer?: { keyName: string; signature: string },
   signedBody?: string,
+  causationId?: string,
 ): RecordedEvent {
   const metadata: Record<string, unknown> = { schemaVersion: 1, recordedAt: '2024-05-01T00:00:00.000Z' };
-  if (signer) metadata.signer = signer;
-  if (signedBody !== undefined) metadata.signedBody = signedBody;
+  if (signer) metadata.signer = signedBody === undefined ? signer : { ...signer, body: signedBody };
+  if (causationId !== undefined) metadata.causationId = causationId;
   position++;
   return {
     id: `00000000-0000-4000-8000-${position.toString().padStart(12, '0')}`,
@@ -86,6 +87,17 @@ describe('signature audit', () => {
     expect(r.problems.map((p) => p.problem)).toEqual([
       'signature of farm-a-1 does not match the stored command',
     ]);
+  });
+
+  it("the other events of a command are verified against the body stored on its first event", () => {
+    const body = '{"attemptId":"a1","farm":"farm-a"}';
+    const auditor = new SignatureAuditor(trusted);
+    auditor.check([
+      event('AttemptStarted', { farm: 'farm-a' }, sign(farmKey, body), body, 'cmd-1'),
+      event('AttemptSucceeded', { farm: 'farm-a' }, sign(farmKey, body), undefined, 'cmd-1'),
+      event('AttemptSucceeded', { farm: 'farm-a' }, sign(farmKey, body), undefined, 'cmd-2'),
+    ]);
+    expect(auditor.result()).toMatchObject({ verified: 2, notVerifiable: 1, problemCount: 0 });
   });
 
   it('without trusted keys only the form is checked', () => {

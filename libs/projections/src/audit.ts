@@ -1,8 +1,10 @@
 /**
  * Who said what, checked offline. Every command's signer (key name and ed25519 signature) is stored in
  * the event's metadata. An auditor can check that each signer is a trusted key whose role allowed the
- * event, and, where the signed command bytes are stored with the event (`metadata.signedBody`), verify
- * the signature itself. Events written by policies carry no signer: they are counted, not flagged.
+ * event, and verify the signature itself against the signed command bytes. The service stores those
+ * bytes once per append (`metadata.signer.body` on the append's first event); the other events of the
+ * same command share its causationId and are verified against the body remembered for it. Events
+ * written by policies carry no signer: they are counted, not flagged.
  */
 import { type TrustedKey, formatRole, verifier } from '@buildgraph/contracts';
 import type { RecordedEvent } from '@buildgraph/eventstore';
@@ -29,6 +31,8 @@ export interface SignatureAudit {
 }
 
 const MAX_PROBLEMS = 100;
+/** bodies remembered by causationId: a command's events are adjacent in the log, so a few suffice */
+const REMEMBERED_BODIES = 1024;
 const FARM_EVENTS = new Set([
   'AttemptStarted',
   'AttemptSucceeded',
@@ -54,6 +58,23 @@ export class SignatureAuditor {
     problemCount: 0,
   };
 
+  private readonly bodies = new Map<string, string>();
+
+  /** The signed body of this event's command: stored on it, or on an earlier event of the same command. */
+  private bodyOf(r: RecordedEvent, signer: { body?: unknown }): string | undefined {
+    const causationId = (r.metadata as { causationId?: unknown }).causationId;
+    const key = typeof causationId === 'string' ? causationId : undefined;
+    if (typeof signer.body === 'string') {
+      if (key !== undefined) {
+        this.bodies.delete(key);
+        this.bodies.set(key, signer.body);
+        if (this.bodies.size > REMEMBERED_BODIES) this.bodies.delete(this.bodies.keys().next().value as string);
+      }
+      return signer.body;
+    }
+    return key === undefined ? undefined : this.bodies.get(key);
+  }
+
   /** Without trusted keys, only the form of each signature is checked. */
   constructor(trusted?: readonly TrustedKey[]) {
     if (trusted) this.keys = new Map(trusted.map((k) => [k.name, { key: k, verify: verifier(k) }]));
@@ -68,7 +89,7 @@ export class SignatureAuditor {
   check(batch: readonly RecordedEvent[]): void {
     for (const r of batch) {
       this.audit.events++;
-      const signer = (r.metadata as { signer?: { keyName?: unknown; signature?: unknown } }).signer;
+      const signer = (r.metadata as { signer?: { keyName?: unknown; signature?: unknown; body?: unknown } }).signer;
       if (signer === undefined) {
         this.audit.unsigned[r.type] = (this.audit.unsigned[r.type] ?? 0) + 1;
         continue;
@@ -83,7 +104,7 @@ export class SignatureAuditor {
         this.problem(r, `signature of ${signer.keyName} is not the base64 of 64 bytes`);
         continue;
       }
-      const body = (r.metadata as { signedBody?: unknown }).signedBody;
+      const body = this.bodyOf(r, signer);
       if (!this.keys) {
         this.audit.notVerifiable++;
         continue;
@@ -109,7 +130,7 @@ export class SignatureAuditor {
         this.problem(r, `an evaluator key may not sign ${r.type}`);
         continue;
       }
-      if (typeof body !== 'string') {
+      if (body === undefined) {
         this.audit.notVerifiable++;
       } else if (trusted.verify(body, sig)) {
         this.audit.verified++;
