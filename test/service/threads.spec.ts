@@ -1,0 +1,66 @@
+/**
+ * The read models, policies and notifier run on worker threads beside the intake (docs/service.md,
+ * Speed): what a client sees is the same, the read models catch up with what was appended, and the
+ * operations endpoints still report how far behind each of them is.
+ */
+import 'reflect-metadata';
+import { commandSubject, querySubject } from '@buildgraph/contracts';
+import { parseDerivation } from '@buildgraph/nix';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeWith } from '../support/env';
+import { Harness, startHarness } from './harness';
+
+async function eventually<T>(probe: () => Promise<T>, done: (t: T) => boolean): Promise<T> {
+  let last = await probe();
+  for (let i = 0; i < 200 && !done(last); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+const gauge = (metrics: string, name: string): number | undefined => {
+  const m = new RegExp(`^${name} (-?\\d+)$`, 'm').exec(metrics);
+  return m ? Number(m[1]) : undefined;
+};
+
+describeWith(['nats-server', 'nix-instantiate'], 'read models, policies and notifier beside the intake', () => {
+  let h: Harness;
+  let nixDir: string;
+  let drv: { drvPath: string; aterm: string; out: string; hashPart: string };
+
+  beforeAll(async () => {
+    nixDir = mkdtempSync(join(tmpdir(), 'bg-threads-nix-'));
+    writeFileSync(join(nixDir, 'd.nix'), 'derivation { name = "bg-threads-leaf"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }');
+    const drvPath = execFileSync('nix-instantiate', [join(nixDir, 'd.nix')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const aterm = readFileSync(drvPath, 'utf8');
+    drv = { drvPath, aterm, out: parseDerivation(aterm).outputs.out.path, hashPart: drvPath.slice('/nix/store/'.length, '/nix/store/'.length + 32) };
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+    rmSync(nixDir, { recursive: true, force: true });
+  });
+
+  it('a reported success reaches the read models, and the answer names a position that includes it', async () => {
+    const reply = await h.request(commandSubject('attempt.succeed'), { attemptId: 't-1', drvPath: drv.drvPath, farm: 'farm1', machine: 'm1', outputs: { out: drv.out }, aterm: drv.aterm }, h.keys.farm1);
+    expect(reply).toMatchObject({ ok: true, repeat: false });
+    const last = BigInt((reply.positions as string[]).at(-1) as string);
+    const answer = await eventually(() => h.request(querySubject('should-build'), { hashPart: drv.hashPart }, null), (r) => r.decision === 'skip-valid');
+    expect(answer).toMatchObject({ ok: true, decision: 'skip-valid' });
+    expect(BigInt(answer.readModelPosition as string)).toBeGreaterThanOrEqual(last);
+  });
+
+  it('the metrics report the read models, the policies and the notifier caught up with the log', async () => {
+    const metrics = await eventually(
+      async () => (await h.http('GET', '/metrics')).text,
+      (text) => ['buildgraph_projection_lag_events', 'buildgraph_policy_backlog_events', 'buildgraph_notifier_lag_events'].every((g) => gauge(text, g) === 0),
+    );
+    expect(gauge(metrics, 'buildgraph_projection_lag_events')).toBe(0);
+    expect(gauge(metrics, 'buildgraph_policy_backlog_events')).toBe(0);
+    expect(gauge(metrics, 'buildgraph_notifier_lag_events')).toBe(0);
+  });
+});
