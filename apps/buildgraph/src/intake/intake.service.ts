@@ -6,6 +6,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { SignatureChecker } from '../trust/signature-checker';
 import { CommandExecutor } from './command-executor';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
  * The command path, the same for NATS and HTTP: bound the size, authenticate the signature over the
  * exact bytes, validate the DTO, check the signer's role, then execute (decide + durable append).
@@ -49,6 +51,13 @@ export class IntakeService implements BeforeApplicationShutdown {
     if (bytes > LIMITS.requestBytes) {
       return errorReply('PAYLOAD_TOO_LARGE', `request body is ${bytes} bytes; the limit is ${LIMITS.requestBytes}`, { bytes, limit: LIMITS.requestBytes });
     }
+    // JSON is UTF-8 (RFC 8259); the body is kept as text with the events, so other bytes are refused
+    let text: string;
+    try {
+      text = typeof body === 'string' ? body : UTF8.decode(body);
+    } catch {
+      return errorReply('INVALID_ARGUMENT', 'request body is not valid UTF-8');
+    }
     const auth = await this.signatures.authenticate(body, signature);
     if (!auth.ok) return { ok: false, error: auth.error };
     const parsed = parseCommand(name, body);
@@ -60,7 +69,8 @@ export class IntakeService implements BeforeApplicationShutdown {
     return this.executor.execute(name, parsed.value, {
       commandId,
       recordedAt: new Date().toISOString(),
-      signer: { keyName: auth.signer.keyName, signature: auth.signer.signature },
+      // the exact signed bytes, so an auditor can verify the signature offline (replay --verify)
+      signer: { keyName: auth.signer.keyName, signature: auth.signer.signature, body: text },
     });
   }
 

@@ -35,6 +35,17 @@ function stored(e: DomainEvent): { id: string; type: string; data: unknown; meta
   return { id: e.id, type: e.type, data: e.data, metadata: e.metadata as unknown as Record<string, unknown> };
 }
 
+/**
+ * The signed request body is stored once per append, on its first event (auditors find it there by
+ * causationId), and never kept in folded state: decisions do not need it, and a log-sized body per
+ * cached stream would add up.
+ */
+function withoutSignedBody(e: DomainEvent): DomainEvent {
+  if (e.metadata.signer?.body === undefined) return e;
+  const { body: _body, ...signer } = e.metadata.signer;
+  return { ...e, metadata: { ...e.metadata, signer } } as DomainEvent;
+}
+
 /** Streams whose folded state is kept in memory; the least recently used beyond this are dropped. */
 const CACHED_STREAMS = 20000;
 
@@ -68,7 +79,7 @@ export class StreamWriter {
     const positions = base ? base.positions : new Map<string, bigint>();
     let revision = base ? base.revision : 'no-stream';
     for (const r of recorded) {
-      state = evolve(state, fromStored(r));
+      state = evolve(state, withoutSignedBody(fromStored(r)));
       positions.set(r.id, r.position);
       revision = r.revision;
     }
@@ -118,10 +129,14 @@ export class StreamWriter {
       const started = process.hrtime.bigint();
       try {
         // the events go as they are: the store serialises each body once (JSON drops undefined fields)
-        const result = await this.store.append(stream, decision.events.map(stored), loaded.revision);
+        const result = await this.store.append(
+          stream,
+          decision.events.map((e, i) => stored(i === 0 ? e : withoutSignedBody(e))),
+          loaded.revision,
+        );
         this.metrics.appendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         const events = await this.positionsOf(stream, decision.events, result.nextRevision, result.position);
-        const state = decision.events.reduce(evolve, loaded.state);
+        const state = decision.events.map(withoutSignedBody).reduce(evolve, loaded.state);
         events.forEach((e) => loaded.positions.set(e.id, BigInt(e.position)));
         this.remember(stream, { state, revision: result.nextRevision, positions: loaded.positions });
         return { stream, repeat: false, events };
