@@ -3,14 +3,13 @@
  * (start, resolve, succeed or fail, once), poisoning and invalidation of results, clearing a cached
  * failure, FOD checks.
  */
-import { NixError } from '@buildgraph/nix';
-import { Check, hasOwn } from '../check';
-import { CommandMetadata, Decision, commandMetadataCheck, makeEvent } from '../commands';
-import { AttemptFailed, AttemptSucceeded, DrvEvent } from '../events/types';
-import { validateEvent } from '../events/parse';
+import { Check } from '../check';
+import { Decision, makeEvent } from '../commands';
+import { AttemptFailed, AttemptSucceeded } from '../events/types';
+import { decideChecked } from '../decide-checked';
 import { classifyFailure } from '../failure/classify';
 import { idempotencyKeys as keys } from '../ids';
-import { fail, ok } from '../result';
+import { fail } from '../result';
 import {
   ClearFailure,
   DRV_COMMAND_SCHEMAS,
@@ -363,40 +362,7 @@ function decideValid(command: DrvCommand, state: DrvState): DrvDecision {
  * appended. Never throws for bad input: every refusal is a DomainError.
  */
 export function decideDrv(command: DrvCommand, state: DrvState): DrvDecision {
-  if (typeof command !== 'object' || command === null)
-    return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
-  const schema = hasOwn(DRV_COMMAND_SCHEMAS, command.type)
-    ? (DRV_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type]
-    : undefined;
-  if (!schema)
-    return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, {
-      field: 'type',
-    });
-  const data = schema(command.data, 'data');
-  if (!data.ok) return data;
-  const meta = commandMetadataCheck(command.metadata, 'metadata');
-  if (!meta.ok) return meta;
-  let decided: DrvDecision;
-  try {
-    decided = decideValid(
-      { type: command.type, data: data.value, metadata: meta.value as CommandMetadata } as DrvCommand,
-      state,
-    );
-  } catch (e) {
-    // libs/nix refuses what it cannot model with NixError: that is bad input, not a crash
-    if (e instanceof NixError)
-      return fail('INVALID_ARGUMENT', e.message, { nixCode: e.code, ...(e.details ?? {}) });
-    throw e;
-  }
-  if (!decided.ok) return decided;
-  // appended in exactly the form a reader gets back from the store (same fields, same key order)
-  const events: DrvEvent[] = [];
-  for (const event of decided.value.events) {
-    const valid = validateEvent(event);
-    if (!valid.ok) return valid;
-    events.push(valid.value as DrvEvent);
-  }
-  return ok({ ...decided.value, events });
+  return decideChecked(DRV_COMMAND_SCHEMAS as Record<string, Check<unknown>>, command, (c) => decideValid(c, state));
 }
 
 export const drvDecider = {

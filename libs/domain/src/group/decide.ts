@@ -15,11 +15,10 @@ import {
   optional,
   reason,
   refine,
-  hasOwn,
   sameJson,
 } from '../check';
-import { Command, CommandMetadata, Decided, commandMetadataCheck, makeEvent } from '../commands';
-import { validateEvent } from '../events/parse';
+import { Command, CommandMetadata, Decided, makeEvent } from '../commands';
+import { decideChecked } from '../decide-checked';
 import { MAX_GROUP_MEMBERS } from '../events/schemas';
 import {
   GroupEvent,
@@ -275,32 +274,7 @@ function decideValid(command: GroupCommand, state: GroupState): GroupDecision {
 
 /** Validates the command, decides, and validates the resulting events; never throws for bad input. */
 export function decideGroup(command: GroupCommand, state: GroupState): GroupDecision {
-  if (typeof command !== 'object' || command === null)
-    return fail('INVALID_ARGUMENT', 'command: expected an object', { field: 'command' });
-  const schema = hasOwn(GROUP_COMMAND_SCHEMAS, command.type)
-    ? (GROUP_COMMAND_SCHEMAS as Record<string, Check<unknown>>)[command.type]
-    : undefined;
-  if (!schema)
-    return fail('INVALID_ARGUMENT', `type: unknown command ${JSON.stringify(command.type)}`, {
-      field: 'type',
-    });
-  const data = schema(command.data, 'data');
-  if (!data.ok) return data;
-  const meta = commandMetadataCheck(command.metadata, 'metadata');
-  if (!meta.ok) return meta;
-  const decided = decideValid(
-    { type: command.type, data: data.value, metadata: meta.value } as GroupCommand,
-    state,
-  );
-  if (!decided.ok) return decided;
-  // appended in exactly the form a reader gets back from the store (same fields, same key order)
-  const events: GroupEvent[] = [];
-  for (const event of decided.value.events) {
-    const valid = validateEvent(event);
-    if (!valid.ok) return valid;
-    events.push(valid.value as GroupEvent);
-  }
-  return ok({ ...decided.value, events });
+  return decideChecked(GROUP_COMMAND_SCHEMAS as Record<string, Check<unknown>>, command, (c) => decideValid(c, state));
 }
 
 export const groupDecider = {
