@@ -1,5 +1,6 @@
 // class-transformer's @Type reads design-time metadata.
 import 'reflect-metadata';
+import { FAILURE_STATUSES } from '@buildgraph/domain';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -21,20 +22,8 @@ import {
 import { LIMITS } from './limits';
 import { ID_RULES, IsStorePath, IsStorePathMap, OUTPUT_NAME, REALISATION_KEY } from './validators';
 
-/** Nix's BuildResult failure statuses (Nix 2.8 BuildResult::Status, failures only). */
-export const FAILURE_STATUSES = [
-  'PermanentFailure',
-  'InputRejected',
-  'OutputRejected',
-  'TransientFailure',
-  'CachedFailure',
-  'TimedOut',
-  'MiscFailure',
-  'DependencyFailed',
-  'LogLimitExceeded',
-  'NotDeterministic',
-  'NoSubstituters',
-] as const;
+/** Nix's BuildResult failure statuses: the domain's list, so the wire and the classifier never disagree. */
+export { FAILURE_STATUSES };
 
 export class RegisterDrvCommand {
   @IsString()
