@@ -22,13 +22,10 @@ import {
   array,
   boolean,
   isoTime,
-  refine,
-  utf8Bytes,
-  MAX_LOG_TAIL_BYTES,
 } from '../check';
 import { Command } from '../commands';
 import { BuildLog, InputRealisations, PoisonScope } from '../events/types';
-import { MAX_ATERM_BYTES, MAX_INPUTS, MAX_OUTPUTS } from '../events/schemas';
+import { MAX_INPUTS, MAX_OUTPUTS, atermCheck, logCheck } from '../events/schemas';
 import { FAILURE_STATUSES, FailureStatus } from '../failure/classify';
 
 export type RegisterDerivation = Command<'RegisterDerivation', { aterm: string; drvPath?: string }>;
@@ -123,15 +120,7 @@ export const DRV_COMMAND_SCHEMAS: {
   [T in DrvCommand['type']]: Check<Extract<DrvCommand, { type: T }>['data']>;
 } = {
   RegisterDerivation: object({
-    aterm: refine(string({ min: 1 }), (s, field) =>
-      utf8Bytes(s) > MAX_ATERM_BYTES
-        ? {
-            code: 'INVALID_ARGUMENT',
-            message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`,
-            details: { field },
-          }
-        : null,
-    ),
+    aterm: atermCheck,
     drvPath: optional(drvPath),
   }),
   StartAttempt: object({
@@ -157,19 +146,7 @@ export const DRV_COMMAND_SCHEMAS: {
     farm: farmName,
     status: literal(FAILURE_STATUSES),
     exitCode: optional(integer(-255, 255)),
-    log: object({
-      sha256: sha256Hex,
-      bytes: integer(0, Number.MAX_SAFE_INTEGER),
-      tail: refine(string(), (s, field) =>
-        utf8Bytes(s) > MAX_LOG_TAIL_BYTES
-          ? {
-              code: 'INVALID_ARGUMENT',
-              message: `${field}: longer than ${MAX_LOG_TAIL_BYTES} bytes`,
-              details: { field },
-            }
-          : null,
-      ),
-    }),
+    log: logCheck,
     finishedAt: optional(isoTime),
   }),
   ResolveAttempt: object({

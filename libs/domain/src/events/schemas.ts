@@ -36,6 +36,13 @@ export const MAX_INPUTS = 4096;
 export const MAX_GROUP_MEMBERS = 256;
 export const MAX_ATERM_BYTES = 768 * 1024;
 
+/** A .drv's text: non-empty, at most MAX_ATERM_BYTES of UTF-8 (commands and events alike). */
+export const atermCheck = refine(string({ min: 1 }), (s, field) =>
+  utf8Bytes(s) > MAX_ATERM_BYTES
+    ? { code: 'INVALID_ARGUMENT', message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`, details: { field } }
+    : null,
+);
+
 const outputPathOrEmpty: Check<string> = (value, field) =>
   value === '' ? { ok: true, value: '' } : storePath(value, field);
 /** `<algo>:<base16>`, what the decider normalises FOD hashes to */
@@ -64,18 +71,10 @@ const derivationRegisteredV1 = object({
     max: MAX_INPUTS,
   }),
   inputSrcs: array(storePath, { max: MAX_INPUTS, unique: true }),
-  aterm: refine(string({ min: 1 }), (s, field) =>
-    utf8Bytes(s) > MAX_ATERM_BYTES
-      ? {
-          code: 'INVALID_ARGUMENT',
-          message: `${field}: larger than ${MAX_ATERM_BYTES} bytes`,
-          details: { field },
-        }
-      : null,
-  ),
+  aterm: atermCheck,
 });
 
-const logCheck = object({
+export const logCheck = object({
   sha256: sha256Hex,
   bytes: integer(0, Number.MAX_SAFE_INTEGER),
   tail: refine(string(), (s, field) =>
