@@ -36,7 +36,7 @@ export class HealthController {
             (e: Error) => ({ ok: false, detail: `disconnected: ${e.message}` }),
           );
     const ready = store.ok && nats.ok;
-    res.status(ready ? 200 : 503).json({ ok: ready, live: true, ready, checks: { store, nats } });
+    res.status(ready ? 200 : 503).send({ ok: ready, live: true, ready, checks: { store, nats } });
   }
 
   @Get('live')

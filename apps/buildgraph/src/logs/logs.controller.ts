@@ -15,6 +15,6 @@ export class LogsController {
   async get(@Param('sha256') sha256: string, @Res() res: Response): Promise<void> {
     const log = await this.logs.get(sha256);
     if (!log) return sendReply(res, errorReply('NOT_FOUND', `no log with sha256 ${sha256.slice(0, 64)}`, { sha256: sha256.slice(0, 64) }));
-    res.status(200).type('text/plain; charset=utf-8').setHeader('Cache-Control', 'public, max-age=31536000, immutable').send(log);
+    res.status(200).type('text/plain; charset=utf-8').header('Cache-Control', 'public, max-age=31536000, immutable').send(log);
   }
 }

@@ -34,13 +34,16 @@ export class QueryHttpController {
       return sendReply(res, errorReply('INVALID_ARGUMENT', 'from must be a position: a decimal integer >= 0', { field: 'from' }));
     }
     const head = await this.store.headPosition();
-    res.status(200).type('application/x-ndjson');
+    // streamed on the raw response, with its back-pressure; Fastify sends nothing more
+    res.hijack();
+    const out = res.raw;
+    out.writeHead(200, { 'content-type': 'application/x-ndjson' });
     // a fixed end, so an export is a consistent snapshot even while commands keep arriving
     for await (const batch of this.store.readAll({ from: BigInt(from ?? '0'), to: head, batchSize: 500 })) {
-      const ok = res.write(batch.map((r) => JSON.stringify(wireEvent(r))).join('\n') + '\n');
-      if (!ok) await new Promise((resolve) => res.once('drain', resolve));
-      if (res.destroyed) return;
+      const ok = out.write(batch.map((r) => JSON.stringify(wireEvent(r))).join('\n') + '\n');
+      if (!ok) await new Promise((resolve) => out.once('drain', resolve));
+      if (out.destroyed) return;
     }
-    res.end();
+    out.end();
   }
 }
