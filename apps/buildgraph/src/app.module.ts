@@ -21,12 +21,9 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.BUILDGRAPH_LOG_LEVEL,
-            // command intake is the hot path: its outcome is in metrics; per-request lines only at debug
-            autoLogging: { ignore: (req) => config.BUILDGRAPH_LOG_LEVEL !== 'debug' && (req.url?.startsWith('/v1/') || req.url === '/metrics' || req.url?.startsWith('/health') || false) },
-            base: { service: 'buildgraph' },
-          },
+          pinoHttp: { level: config.BUILDGRAPH_LOG_LEVEL, base: { service: 'buildgraph' } },
+          // no Nest middleware: request lines come from a Fastify hook that skips the hot routes (http/request-log.ts)
+          forRoutes: [],
         }),
         MetricsModule,
         StoreModule,

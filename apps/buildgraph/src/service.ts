@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ServiceConfig } from './config/config';
 import { addCommandRoutes } from './http/openapi';
+import { logRequests } from './http/request-log';
 import { natsOptions } from './nats/nats.module';
 import { PlainReplySerializer, RawRequestDeserializer } from './nats/wire-codec';
 import { createServer } from 'node:net';
@@ -20,7 +21,9 @@ export interface RunningService {
 
 /** Builds and starts the service: HTTP always, NATS intake when BUILDGRAPH_NATS_URL is set. */
 export async function startService(config: ServiceConfig, opts: { logger?: boolean } = {}): Promise<RunningService> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), httpAdapter(), {
+  const adapter = httpAdapter();
+  logRequests(adapter, config.BUILDGRAPH_LOG_LEVEL);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bodyParser: false,
     bufferLogs: true,
     abortOnError: false,
