@@ -2,21 +2,29 @@ import { Inject, Injectable } from '@nestjs/common';
 import { errorReply, okReply, Reply } from '@buildgraph/contracts';
 import { EVENT_STORE, EventStore } from '@buildgraph/eventstore';
 import { attemptTrace, downstream, fodsDue, group, incoherence, ProjectionError, shouldBuild } from '@buildgraph/projections';
-import { DEFAULT_NEGATIVE_CACHE } from '@buildgraph/domain';
+import { DEFAULT_NEGATIVE_CACHE, NegativeCacheConfig } from '@buildgraph/domain';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { ProjectionsService } from './projections.service';
 
 const HASH_PART = /^[0-9a-df-np-sv-z]{32}$/;
 const ID = /^[A-Za-z0-9_\-:@]{1,128}$/;
+/** hash parts whose drvPath is remembered; a registration never changes, so the cache is never stale */
+const DRV_PATHS_CACHED = 100_000;
 
 /** Queries over the read models; every answer carries the position the read models are at. */
 @Injectable()
 export class ReadModelsService {
+  private readonly negativeCache: NegativeCacheConfig;
+  /** hashPart -> drvPath of registered derivations (insertion order: the oldest is dropped first) */
+  private readonly drvPaths = new Map<string, string>();
+
   constructor(
     private readonly projections: ProjectionsService,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
-  ) {}
+  ) {
+    this.negativeCache = { ...DEFAULT_NEGATIVE_CACHE, failureTtlMs: config.BUILDGRAPH_FAILURE_TTL_SECONDS * 1000 };
+  }
 
   /** `at`: the read models' position read before the answer, so it never overstates what the answer includes. */
   private answer(at: bigint, body: object): Reply<object> {
@@ -28,9 +36,13 @@ export class ReadModelsService {
     if (typeof hashPart !== 'string' || !HASH_PART.test(hashPart)) {
       return { ok: false, reply: errorReply('INVALID_ARGUMENT', 'hashPart must be the 32 nix-base32 characters of a .drv store path', { field: 'hashPart' }) };
     }
+    const cached = this.drvPaths.get(hashPart);
+    if (cached !== undefined) return { ok: true, drvPath: cached };
     const [first] = await this.store.readStream(`drv-${hashPart}`, { maxCount: 1 });
     const drvPath = (first?.data as { drvPath?: unknown } | undefined)?.drvPath;
     if (typeof drvPath !== 'string') return { ok: false, reply: errorReply('NOT_FOUND', `no derivation registered with hash part ${hashPart}`, { hashPart }) };
+    if (this.drvPaths.size >= DRV_PATHS_CACHED) this.drvPaths.delete(this.drvPaths.keys().next().value as string);
+    this.drvPaths.set(hashPart, drvPath);
     return { ok: true, drvPath };
   }
 
@@ -46,9 +58,8 @@ export class ReadModelsService {
   async shouldBuild(hashPart: unknown, force: boolean): Promise<Reply<object>> {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
-    const config = { ...DEFAULT_NEGATIVE_CACHE, failureTtlMs: this.config.BUILDGRAPH_FAILURE_TTL_SECONDS * 1000 };
     const at = this.projections.position;
-    return this.guard(() => this.answer(at, { drvPath: d.drvPath, ...shouldBuild(this.projections.readStore, d.drvPath, { force, now: new Date(), config }) }));
+    return this.guard(() => this.answer(at, { drvPath: d.drvPath, ...shouldBuild(this.projections.readStore, d.drvPath, { force, now: new Date(), config: this.negativeCache }) }));
   }
 
   async downstream(hashPart: unknown): Promise<Reply<object>> {
