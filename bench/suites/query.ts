@@ -8,7 +8,7 @@
  * the same bytes, and a bare NATS echo responder; and the ratios. Goals: >= 10k/s, p99 <= 10 ms.
  */
 import { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,27 @@ const CONCURRENCY = 32;
 const NATS_CONNECTIONS = 4;
 
 const hashPartOf = (drvPath: string): string => drvPath.slice('/nix/store/'.length, '/nix/store/'.length + 32);
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. Per
+ * request, it is what the machine's load from other work does not blur: requests/s does.
+ */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** `run` under a CPU meter on `pid`: its result and the process's CPU microseconds per request (-1 where unknown). */
+async function metered<T extends { perS: number; failed: number }>(pid: number | undefined, total: number, run: () => Promise<T>): Promise<T & { cpuUs: number }> {
+  const before = cpuSeconds(pid);
+  const r = await run();
+  const after = cpuSeconds(pid);
+  return { ...r, cpuUs: before === undefined || after === undefined ? -1 : round(((after - before) * 1e6) / total, 1) };
+}
 
 /** One GET on a keep-alive agent: the status and the body. */
 function httpGet(agent: Agent, url: string): Promise<{ status: number; body: string }> {
@@ -110,8 +131,8 @@ const query: BenchSuite = async ({ quick }): Promise<BenchResult> => {
     await load(httpLanes, 2000, viaHttp);
     await load(natsLanes, 2000, viaNats);
     for (const k of Object.keys(decisions)) delete decisions[k];
-    const http = await load(httpLanes, total, viaHttp);
-    const bus = await load(natsLanes, total, viaNats);
+    const http = await metered(service.child.pid, total, () => load(httpLanes, total, viaHttp));
+    const bus = await metered(service.child.pid, total, () => load(natsLanes, total, viaNats));
     if (http.failed + bus.failed > 0) throw new Error(`${http.failed + bus.failed} queries failed, e.g. ${firstBad}`);
 
     // the raw limits: the same client, concurrency and reply bytes, with nothing behind them
@@ -121,10 +142,12 @@ const query: BenchSuite = async ({ quick }): Promise<BenchResult> => {
     const constantAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const rawHttpOnce = async (a: Agent): Promise<boolean> => (await httpGet(a, `${constant.url}/v1/drvs/x/should-build`)).status === 200;
     await load(Array.from({ length: CONCURRENCY }, () => constantAgent), 2000, rawHttpOnce);
-    const rawHttp = await load(
-      Array.from({ length: CONCURRENCY }, () => constantAgent),
-      total,
-      rawHttpOnce,
+    const rawHttp = await metered(constant.child.pid, total, () =>
+      load(
+        Array.from({ length: CONCURRENCY }, () => constantAgent),
+        total,
+        rawHttpOnce,
+      ),
     );
     constantAgent.destroy();
     const echoOnce = async (nc: NatsConnection, i: number): Promise<boolean> => (await nc.request('bench.echo', bodies[i % bodies.length], { timeout: 30000 })).data.length > 0;
@@ -143,20 +166,25 @@ const query: BenchSuite = async ({ quick }): Promise<BenchResult> => {
         should_build_http_requests_per_s: Math.round(http.perS),
         should_build_http_p50_ms: round(http.p50),
         should_build_http_p99_ms: round(http.p99),
+        should_build_http_service_cpu_us_per_request: http.cpuUs,
         should_build_nats_requests_per_s: Math.round(bus.perS),
         should_build_nats_p50_ms: round(bus.p50),
         should_build_nats_p99_ms: round(bus.p99),
+        should_build_nats_service_cpu_us_per_request: bus.cpuUs,
       },
       limits: {
         http_constant_requests_per_s: Math.round(rawHttp.perS),
         http_constant_p50_ms: round(rawHttp.p50),
         http_constant_p99_ms: round(rawHttp.p99),
+        http_constant_server_cpu_us_per_request: rawHttp.cpuUs,
         nats_echo_requests_per_s: Math.round(rawNats.perS),
         nats_echo_p50_ms: round(rawNats.p50),
         nats_echo_p99_ms: round(rawNats.p99),
       },
       ratios: {
         should_build_http_to_http_constant: round(http.perS / rawHttp.perS),
+        // the constant server's CPU per request over the service's (1 = as cheap as a bare node:http reply)
+        should_build_http_cpu_constant_to_service: http.cpuUs > 0 && rawHttp.cpuUs > 0 ? round(rawHttp.cpuUs / http.cpuUs) : -1,
         should_build_nats_to_nats_echo: round(bus.perS / rawNats.perS),
       },
     };
