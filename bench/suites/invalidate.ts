@@ -15,8 +15,9 @@ import {
   makeEvent,
   planInvalidation,
   toStored,
-  DRV_STATE,
+  VALID_RESULTS,
   type DrvStateDoc,
+  type ValidResultsDoc,
   type ResultPoisoned,
 } from '@buildgraph/domain';
 import { openSqliteEventStore } from '@buildgraph/eventstore';
@@ -86,7 +87,7 @@ const suite: BenchSuite = async ({ quick }) => {
   // the pure plan alone (same read store, before the poisoning is appended)
   const planStart = process.hrtime.bigint();
   const plan = planInvalidation(poison, {
-    drvState: (d) => rs.get<DrvStateDoc>(DRV_STATE, d),
+    validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
     consumersOf: (p) => consumersOf(rs, p),
     unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
   });

@@ -162,6 +162,63 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
       });
     });
 
+    describe('appendMany', () => {
+      it('appends to many streams in array order, each append contiguous, each answered as append would', async () => {
+        const before = await store.append(stream('m1'), [event('A')], 'no-stream');
+        const outcomes = await store.appendMany([
+          { stream: stream('m1'), events: [event('B'), event('B')], expected: before.nextRevision },
+          { stream: stream('m2'), events: [event('C')], expected: 'no-stream' },
+          { stream: stream('m1'), events: [event('D')], expected: 'any' },
+        ]);
+        const { events } = await collect(store.readAll({ from: before.position, filter: { streamPrefixes: [`group-${run}-`] } }));
+        expect(events.map((e) => `${e.stream.slice(-2)}:${e.revision}:${e.type}`)).toEqual(['m1:1:B', 'm1:2:B', 'm2:0:C', 'm1:3:D']);
+        expect(outcomes).toEqual([
+          { nextRevision: 2n, position: events[1].position },
+          { nextRevision: 0n, position: events[2].position },
+          { nextRevision: 3n, position: events[3].position },
+        ]);
+        await expect(store.appendMany([])).resolves.toEqual([]);
+      });
+
+      it('a conflicting append fails alone, in its place; a retried one answers with its original result', async () => {
+        const retried = [event('ResultInvalidated')];
+        const original = await store.append(stream('mr'), retried, 'no-stream');
+        const outcomes = await store.appendMany([
+          { stream: stream('mc'), events: [event('A')], expected: 5n },
+          { stream: stream('mr'), events: retried, expected: 'any' },
+          { stream: stream('mn'), events: [event('B')], expected: 'no-stream' },
+        ]);
+        expect(outcomes[0]).toBeInstanceOf(WrongExpectedRevisionError);
+        expect(outcomes[0]).toMatchObject({ code: 'WRONG_EXPECTED_REVISION', actual: 'no-stream' });
+        expect(outcomes[1]).toEqual(original);
+        expect(outcomes[2]).toMatchObject({ nextRevision: 0n });
+        expect(await store.readStream(stream('mc'))).toHaveLength(0);
+        expect(await store.readStream(stream('mr'))).toHaveLength(1);
+        expect(await store.readStream(stream('mn'))).toHaveLength(1);
+      });
+
+      it('bad input in any append refuses the whole call, naming the append, and stores nothing', async () => {
+        const err = await rejection(
+          store.appendMany([
+            { stream: stream('ok'), events: [event('A')], expected: 'any' },
+            { stream: stream('bad'), events: [{ ...event('B'), id: 'not-a-uuid' }], expected: 'any' },
+          ]),
+        );
+        expect(err).toMatchObject({ code: 'INVALID_EVENT', details: { append: 1 } });
+        expect(await rejection(store.appendMany([{ stream: 'bad stream', events: [event('A')], expected: 'any' }]))).toMatchObject({ code: 'INVALID_STREAM' });
+        expect(await store.readStream(stream('ok'))).toHaveLength(0);
+      });
+
+      it('follows appends already made and keeps them first in the log', async () => {
+        const single = store.append(stream('q'), [event('First')], 'any');
+        const many = store.appendMany([{ stream: stream('q'), events: [event('Second')], expected: 'any' }]);
+        const [first, [second]] = await Promise.all([single, many]);
+        expect(first.nextRevision).toBe(0n);
+        expect(second).toMatchObject({ nextRevision: 1n });
+        expect((await store.readStream(stream('q'))).map((e) => e.type)).toEqual(['First', 'Second']);
+      });
+    });
+
     describe('readAll', () => {
       async function seed(): Promise<void> {
         await store.append(stream('f1'), [event('GroupOpened'), event('GroupFailed')], 'any');

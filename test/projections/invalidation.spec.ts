@@ -4,13 +4,13 @@
  */
 import {
   CONSUMERS,
-  DRV_STATE,
   UNREPORTED,
+  VALID_RESULTS,
   fromStored,
   planInvalidation,
   topologicalLevels,
-  type DrvStateDoc,
   type ResultInvalidated,
+  type ValidResultsDoc,
   type ResultPoisoned,
 } from '@buildgraph/domain';
 import { join } from 'node:path';
@@ -109,9 +109,14 @@ describe('invalidation policy', () => {
     const plan = (bulkAfter: number) => {
       const consumers = new PrefixIndex(rs, CONSUMERS, (p) => consumersOf(rs, p), bulkAfter);
       const unreported = new PrefixIndex(rs, UNREPORTED, (d) => unreportedConsumersOf(rs, d), bulkAfter);
-      const states = new BulkDocs<DrvStateDoc>(rs, DRV_STATE, (d) => drvState(rs, d), bulkAfter);
+      const results = new BulkDocs<ValidResultsDoc>(
+        rs,
+        VALID_RESULTS,
+        (d) => rs.get(VALID_RESULTS, d),
+        bulkAfter,
+      );
       return planInvalidation(root, {
-        drvState: (d) => states.get(d),
+        validResults: (d) => results.get(d),
         consumersOf: (p) => consumers.lookup(p),
         unreportedConsumersOf: (d) => unreported.lookup(d),
       });

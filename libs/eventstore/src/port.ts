@@ -5,6 +5,8 @@
  * docs/eventstore.md says why they are so.
  */
 
+import type { EventStoreError } from './errors';
+
 /**
  * A place in the global log ($all), totally ordered across streams. 0n means "before the first
  * event", so `readAll({ from: 0n })` reads everything. SQLite: the global sequence (1, 2, 3, ...).
@@ -46,6 +48,16 @@ export interface AppendResult {
   /** The global position of the last event of this append (of the original append, on a retry). */
   position: Position;
 }
+
+/** One stream's part of a multi-stream append (`appendMany`). */
+export interface StreamAppend {
+  stream: string;
+  events: EventData[];
+  expected: ExpectedRevision;
+}
+
+/** What one append of an `appendMany` came to: its result, or the error it alone failed with. */
+export type AppendOutcome = AppendResult | EventStoreError;
 
 export interface EventFilter {
   /** Keep events whose stream name starts with any of these (e.g. 'drv-', 'group-'). */
@@ -107,6 +119,15 @@ export interface EventStore {
    * is already stored (a retry), nothing is written and the original result is returned.
    */
   append(stream: string, events: EventData[], expected: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * Many appends, each to its own stream, in array order: each is checked and idempotent exactly as
+   * `append` (a conflict or a partly stored retry fails that append alone: its error takes its place
+   * in the answer), and the global log keeps the array order. Not atomic as a whole: SQLite commits
+   * them in a few large transactions, EventStoreDB one append after another. Resolves once every
+   * append is durable; bad input anywhere rejects the call before anything is stored. For policies
+   * that state one fact on each of thousands of streams (a stdenv invalidation: ~90k).
+   */
+  appendMany(appends: readonly StreamAppend[]): Promise<AppendOutcome[]>;
   /** Events of one stream in revision order; [] for a stream that does not exist. */
   readStream(stream: string, opts?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** The global log in position order, in batches (for replay speed). */

@@ -1,5 +1,5 @@
 import { EventStoreError } from './errors';
-import type { EventData, EventFilter, ExpectedRevision, ReadAllOptions, ReadStreamOptions } from './port';
+import type { EventData, EventFilter, ExpectedRevision, ReadAllOptions, ReadStreamOptions, StreamAppend } from './port';
 import { assertStreamName, assertStreamPrefixes } from './stream-names';
 
 /** Checks shared by every adapter, so bad input fails the same way everywhere and stores nothing. */
@@ -40,7 +40,11 @@ export function assertExpectedRevision(expected: unknown): asserts expected is E
   throw new EventStoreError('INVALID_ARGUMENT', `expected revision must be 'any', 'no-stream' or a bigint >= 0n, got ${String(expected)}`);
 }
 
-export function prepareAppend(stream: unknown, events: unknown, expected: unknown): PreparedAppend {
+/**
+ * `metadataJson`: serialisations already made in this call, by object: a policy that writes thousands
+ * of events with one shared metadata object serialises it once (the object is not changed meanwhile).
+ */
+export function prepareAppend(stream: unknown, events: unknown, expected: unknown, metadataJson?: Map<object, string>): PreparedAppend {
   assertStreamName(stream);
   assertExpectedRevision(expected);
   if (!Array.isArray(events) || events.length === 0) {
@@ -62,9 +66,31 @@ export function prepareAppend(stream: unknown, events: unknown, expected: unknow
     if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
       throw new EventStoreError('INVALID_EVENT', `event ${index}: metadata must be a JSON object`, { index });
     }
-    return { id, type: e.type, data: toJson(e.data, 'data', index), metadata: toJson(metadata, 'metadata', index) };
+    let metadataText = metadataJson?.get(metadata);
+    if (metadataText === undefined) {
+      metadataText = toJson(metadata, 'metadata', index);
+      metadataJson?.set(metadata, metadataText);
+    }
+    return { id, type: e.type, data: toJson(e.data, 'data', index), metadata: metadataText };
   });
   return { stream, events: prepared, expected };
+}
+
+/** Every append of an `appendMany`, checked and serialised; the first bad one names its index. */
+export function prepareAppends(appends: unknown): PreparedAppend[] {
+  if (!Array.isArray(appends)) throw new EventStoreError('INVALID_ARGUMENT', 'appendMany needs an array of appends');
+  const metadataJson = new Map<object, string>();
+  return appends.map((a: Partial<StreamAppend> | null, index) => {
+    if (a === null || typeof a !== 'object') throw new EventStoreError('INVALID_ARGUMENT', `append ${index} is not an object`, { index });
+    try {
+      return prepareAppend(a.stream, a.events, a.expected, metadataJson);
+    } catch (err) {
+      if (err instanceof EventStoreError) {
+        throw new EventStoreError(err.code, `append ${index}: ${err.message}`, { ...err.details, append: index }, { cause: err });
+      }
+      throw err;
+    }
+  });
 }
 
 export function checkReadStream(stream: unknown, opts: ReadStreamOptions = {}): { fromRevision: bigint; maxCount: number } {

@@ -6,9 +6,9 @@ import {
   ATTEMPT_TRACE,
   BAD_PATHS,
   CONSUMERS,
-  DRV_STATE,
   KEY_SEP,
   UNREPORTED,
+  VALID_RESULTS,
   decideDrv,
   decideGroup,
   drvStreamName,
@@ -29,13 +29,18 @@ import {
   type BadPathDoc,
   type DomainEvent,
   type DrvEvent,
-  type DrvStateDoc,
-  type ResultInvalidated,
   type ResultPoisoned,
   type GroupEvent,
   type PolicyCommand,
+  type ValidResultsDoc,
 } from '@buildgraph/domain';
-import { SqliteEventStore, isEventStoreError, type EventStore } from '@buildgraph/eventstore';
+import {
+  isEventStoreError,
+  type EventData,
+  type EventStore,
+  type EventStoreError,
+  type StreamAppend,
+} from '@buildgraph/eventstore';
 import { attemptTrace, consumersOf, group, openGroups, unreportedConsumersOf } from './queries';
 import { PROJECTIONS, decodeEvent } from './models';
 import type { ReadStore } from './read-store';
@@ -52,8 +57,8 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
   readonly name = 'invalidation';
   /** ResultInvalidated events appended (or found already appended) since start. */
   appended = 0;
-  /** seconds spent planning and appending the last poisoning (for metrics and benchmarks) */
-  last = { startedAt: 0n, planSeconds: 0, appendSeconds: 0, events: 0 };
+  /** seconds spent planning and appending the last poisoning, wall and process CPU (metrics, benchmarks) */
+  last = { startedAt: 0n, planSeconds: 0, appendSeconds: 0, cpuSeconds: 0, events: 0 };
 
   /** `bulkAfter`: index lookups in one walk after which the whole index is scanned once instead (PrefixIndex). */
   constructor(private readonly opts: { bulkAfter?: number } = {}) {}
@@ -73,6 +78,7 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
 
   private async invalidate(event: ResultPoisoned, ctx: ProcessorContext, only?: AttemptRef): Promise<void> {
     const planned = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     const consumers = new PrefixIndex(
       ctx.store,
       CONSUMERS,
@@ -85,51 +91,50 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
       (d) => unreportedConsumersOf(ctx.store, d),
       this.opts.bulkAfter,
     );
-    const states = new BulkDocs<DrvStateDoc>(
+    // the compact index, not drv-state: ~100 bytes to parse per drv instead of ~700
+    const results = new BulkDocs<ValidResultsDoc>(
       ctx.store,
-      DRV_STATE,
-      (d) => ctx.docs.get<DrvStateDoc>(DRV_STATE, d),
+      VALID_RESULTS,
+      (d) => ctx.docs.get<ValidResultsDoc>(VALID_RESULTS, d),
       this.opts.bulkAfter,
     );
     const levels = planInvalidation(
       event,
       {
-        drvState: (d) => states.get(d),
+        validResults: (d) => results.get(d),
         consumersOf: (p) => consumers.lookup(p),
         unreportedConsumersOf: (d) => unreported.lookup(d),
       },
       only,
     );
     const appending = process.hrtime.bigint();
-    let events = 0;
-    // built by the plan from plain JSON data: no undefined fields, so no toStored round trip
-    const append = (e: ResultInvalidated) =>
-      ctx.events.append(
-        drvStreamName(e.data.drvPath),
-        [{ id: e.id, type: e.type, data: e.data, metadata: { ...e.metadata } }],
-        'any',
-      );
-    if (ctx.events instanceof SqliteEventStore) {
-      // the SQLite store commits concurrent appends in arrival order (docs/eventstore.md, group
-      // commit): issued level by level in one go, they land in topological order, in a few commits
-      const all = levels.flat();
-      events = all.length;
-      await Promise.all(all.map(append));
-      this.appended += all.length;
-    } else {
-      // elsewhere concurrent appends may land in any order: each level waits for the one before
-      for (const level of levels) {
-        events += level.length;
-        await Promise.all(level.map(append));
-        this.appended += level.length;
-      }
+    // one multi-stream append in topological order (levels one after another): SQLite commits it in
+    // a few large transactions; other stores append one by one, in the same order
+    // the events as planned (plain JSON data, no undefined fields): no toStored copy, and their one
+    // shared metadata object stays shared
+    const appends: StreamAppend[] = [];
+    for (const level of levels)
+      for (const e of level)
+        appends.push({
+          stream: drvStreamName(e.data.drvPath),
+          events: [e as unknown as EventData],
+          expected: 'any',
+        });
+    if (appends.length > 0) {
+      const outcomes = await ctx.events.appendMany(appends);
+      // 'any' and deterministic ids: only a store failure can refuse one; stop, and be retried
+      const failed = outcomes.find((o): o is EventStoreError => o instanceof Error);
+      if (failed) throw failed;
     }
+    this.appended += appends.length;
     const done = process.hrtime.bigint();
+    const used = process.cpuUsage(cpu);
     this.last = {
       startedAt: planned,
       planSeconds: Number(appending - planned) / 1e9,
       appendSeconds: Number(done - appending) / 1e9,
-      events,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      events: appends.length,
     };
   }
 }
@@ -137,12 +142,13 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
 /**
  * Lookups by the first part of an index key (`<a> <drvPath> <attemptId>`). A walk that needs many
  * of them (a stdenv poisoning: ~100k) is cheaper with one ordered scan of the whole index than with
- * as many B-tree seeks, so after `threshold` lookups the index is loaded into memory, unless it has
- * more than `maxRows` rows (then it keeps seeking).
+ * as many B-tree seeks, so after `threshold` lookups the index's keys are loaded into memory, unless
+ * it has more than `maxRows` rows (then it keeps seeking). Loaded, they stay one sorted array of
+ * strings, binary-searched: cutting 400k keys into a Map of refs cost more than the lookups.
  */
 export class PrefixIndex {
   private calls = 0;
-  private loaded: Map<string, AttemptRef[]> | undefined;
+  private loaded: string[] | undefined;
   private tooBig = false;
 
   constructor(
@@ -154,32 +160,39 @@ export class PrefixIndex {
   ) {}
 
   lookup(prefix: string): AttemptRef[] {
-    if (this.loaded) return this.loaded.get(prefix) ?? [];
-    if (++this.calls >= this.threshold && !this.tooBig) {
-      this.loaded = this.load();
-      if (this.loaded) return this.loaded.get(prefix) ?? [];
+    if (!this.loaded && ++this.calls >= this.threshold && !this.tooBig) this.loaded = this.load();
+    if (!this.loaded) return this.seek(prefix);
+    const keys = this.loaded;
+    const start = prefix + KEY_SEP;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid] < start) lo = mid + 1;
+      else hi = mid;
     }
-    return this.seek(prefix);
+    const refs: AttemptRef[] = [];
+    for (let i = lo; i < keys.length && keys[i].startsWith(start); i++) {
+      const key = keys[i];
+      const second = key.indexOf(KEY_SEP, start.length);
+      refs.push({ drvPath: key.slice(start.length, second), attemptId: key.slice(second + 1) });
+    }
+    return refs;
   }
 
-  private load(): Map<string, AttemptRef[]> | undefined {
-    const map = new Map<string, AttemptRef[]>();
-    let rows = 0;
+  private load(): string[] | undefined {
+    const keys: string[] = [];
     for (const key of this.store.allKeys(this.model)) {
-      if (++rows > this.maxRows) {
+      if (keys.length >= this.maxRows) {
         this.tooBig = true;
         return undefined;
       }
-      // `<a> <drvPath> <attemptId>` cut by hand: split's array per row is most of the load's cost
-      const first = key.indexOf(KEY_SEP);
-      const second = key.indexOf(KEY_SEP, first + 1);
-      const prefix = key.slice(0, first);
-      const ref = { drvPath: key.slice(first + 1, second), attemptId: key.slice(second + 1) };
-      const refs = map.get(prefix);
-      if (refs) refs.push(ref);
-      else map.set(prefix, [ref]);
+      keys.push(key);
     }
-    return map;
+    // SQLite orders by UTF-8 bytes, JavaScript by UTF-16 units: the same for the ASCII of store paths
+    // and attempt ids; should a key ever differ, sort the JavaScript way rather than search wrongly
+    for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return keys.sort();
+    return keys;
   }
 }
 

@@ -13,10 +13,18 @@ import type { AttemptSucceeded, ResultInvalidated, ResultPoisoned } from '../eve
 import type { BadPathDoc } from '../projections/bad-paths';
 import { idempotencyKeys } from '../ids';
 import type { AttemptRef } from '../projections/build-trace';
-import type { DrvStateDoc } from '../projections/drv-state';
+
+/**
+ * What the walk reads of a drv: its serial and its results still trusted. The valid-results index
+ * holds exactly these; a drv-state document has them too (same rules), with much more besides.
+ */
+export interface ValidResultsView {
+  serial: number;
+  results: Readonly<Record<string, { outputs: Readonly<Record<string, string>> }>>;
+}
 
 export interface InvalidationView {
-  drvState(drvPath: string): DrvStateDoc | undefined;
+  validResults(drvPath: string): ValidResultsView | undefined;
   /** the attempts whose reported inputs include this store path */
   consumersOf(storePath: string): readonly AttemptRef[];
   /** successful attempts of drvs that list this drv among their inputDrvs and reported no inputs */
@@ -49,7 +57,7 @@ export function planInvalidation(
   const rootDrv = root.data.drvPath;
   // per drv seen: its state, read once however many of its inputs were poisoned, and its entry once
   // affected (one Map lookup per visited edge: with 100k drvs the lookups are most of the walk)
-  const nodes = new Map<string, { state: DrvStateDoc | undefined; entry: Affected | undefined }>();
+  const nodes = new Map<string, { state: ValidResultsView | undefined; entry: Affected | undefined }>();
   const byIndex: Affected[] = [];
   const seenPaths = new Set<string>();
   const fellBack = new Set<string>();
@@ -70,7 +78,7 @@ export function planInvalidation(
     if (drvPath === rootDrv) return;
     let node = nodes.get(drvPath);
     if (node === undefined) {
-      node = { state: source.drvState(drvPath), entry: undefined };
+      node = { state: source.validResults(drvPath), entry: undefined };
       nodes.set(drvPath, node);
     }
     const result = node.state?.results[attemptId];
@@ -124,10 +132,12 @@ export function planInvalidation(
     causationId: root.id,
     recordedAt: root.metadata.recordedAt,
   };
+  // every event of one walk has the same metadata: one shared object, so a store serialises it once
+  let metadata: ResultInvalidated['metadata'] | undefined;
   const eventFor = (a: Affected): ResultInvalidated => {
     const drvPath = a.drvPath;
     const attemptIds = a.attemptIds.sort();
-    return makeEvent(
+    const e = makeEvent(
       'ResultInvalidated',
       {
         drvPath,
@@ -139,6 +149,8 @@ export function planInvalidation(
       idempotencyKeys.resultInvalidated(root.id, drvPath, attemptIds),
       meta,
     );
+    metadata ??= e.metadata;
+    return { ...e, metadata };
   };
   return topologicalLevels(byIndex.map((a) => a.consumers)).map((level) =>
     level

@@ -6,4 +6,5 @@ export * from './build-trace';
 export * from './graph';
 export * from './fod-ledger';
 export * from './bad-paths';
+export * from './valid-results';
 export * from './models';

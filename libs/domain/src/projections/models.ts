@@ -10,6 +10,7 @@ import { drvStateModel } from './drv-state';
 import { fodLedgerModel } from './fod-ledger';
 import { graphModel, referrersModel } from './graph';
 import { groupOutcomeModel } from './group-outcome';
+import { validResultsModel } from './valid-results';
 import type { ReadModel } from './read-model';
 
 /**
@@ -18,6 +19,7 @@ import type { ReadModel } from './read-model';
  */
 export const READ_MODELS: readonly ReadModel<unknown>[] = [
   drvStateModel,
+  validResultsModel,
   graphModel,
   referrersModel,
   attemptTraceModel,

@@ -19,6 +19,7 @@ import {
 } from '@eventstore/db-client';
 import { EventStoreError, WrongExpectedRevisionError } from '../errors';
 import type {
+  AppendOutcome,
   AppendResult,
   EventData,
   EventStore,
@@ -28,11 +29,12 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
   SubscribeOptions,
   Subscription,
 } from '../port';
 import { isValidStreamName } from '../stream-names';
-import { checkFilter, checkReadAll, checkReadStream, matchesFilter, prepareAppend, type PreparedEvent } from '../validate';
+import { checkFilter, checkReadAll, checkReadStream, matchesFilter, prepareAppend, prepareAppends, type PreparedEvent } from '../validate';
 
 /** How far back a rejected append looks for its own event ids before calling it a conflict. */
 const RETRY_LOOKBACK = 1000n;
@@ -82,6 +84,25 @@ export class EsdbEventStore implements EventStore {
       }
       throw unavailable(err);
     }
+  }
+
+  /**
+   * One append after another, in order (a multi-stream transaction is not in the gRPC API): slow for
+   * thousands, but every caller's ids are deterministic, so a crash half-way is finished by a retry.
+   */
+  async appendMany(appends: readonly StreamAppend[]): Promise<AppendOutcome[]> {
+    this.assertOpen();
+    prepareAppends(appends); // bad input anywhere: nothing is appended
+    const outcomes: AppendOutcome[] = [];
+    for (const a of appends) {
+      try {
+        outcomes.push(await this.append(a.stream, a.events, a.expected));
+      } catch (err) {
+        if (!(err instanceof EventStoreError) || err.code === 'UNAVAILABLE' || err.code === 'STORE_CLOSED') throw err;
+        outcomes.push(err);
+      }
+    }
+    return outcomes;
   }
 
   async readStream(stream: string, opts?: ReadStreamOptions): Promise<RecordedEvent[]> {

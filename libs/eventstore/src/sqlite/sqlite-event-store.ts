@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { EventStoreError } from '../errors';
 import { HeadNotifier, pullSubscription } from '../live';
 import type {
+  AppendOutcome,
   AppendResult,
   EventData,
   EventFilter,
@@ -13,9 +14,10 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   SubscribeOptions,
+  StreamAppend,
   Subscription,
 } from '../port';
-import { checkFilter, checkReadAll, checkReadStream, prepareAppend, type PreparedAppend } from '../validate';
+import { checkFilter, checkReadAll, checkReadStream, prepareAppend, prepareAppends, type PreparedAppend } from '../validate';
 import { BatchWriter } from './batch-writer';
 import { openDatabase, storeError, type OpenOptions } from './schema';
 
@@ -27,6 +29,13 @@ interface PendingAppend extends PreparedAppend {
 type Row = [position: bigint, id: string, stream: string, revision: bigint, type: string, data: string, metadata: string];
 
 const MAX_POSITION = 9223372036854775807n;
+
+/**
+ * appendMany: appends per transaction. Large on purpose: events go to random places in the id index,
+ * so small transactions rewrite the same index pages over and over (measured with 91k appends: 5k
+ * per transaction took ~2-3x the wall time of one transaction). The event loop is held for one at a time.
+ */
+const APPEND_MANY_CHUNK = 100_000;
 
 const COLUMNS = 'position, id, stream, revision, type, data, metadata';
 
@@ -87,6 +96,27 @@ export class SqliteEventStore implements EventStore {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /**
+   * After the appends already queued (they commit first), in transactions of APPEND_MANY_CHUNK
+   * appends through the same writer, so each keeps its own checks; other callers get a turn between
+   * transactions. A store failure rejects the call (earlier transactions stay: re-appending is a no-op).
+   */
+  async appendMany(appends: readonly StreamAppend[]): Promise<AppendOutcome[]> {
+    this.assertOpen();
+    const prepared = prepareAppends(appends);
+    const outcomes: AppendOutcome[] = [];
+    for (let i = 0; i < prepared.length; i += APPEND_MANY_CHUNK) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      this.assertOpen();
+      if (this.queue.length > 0) this.flush();
+      const chunk = this.writer.commit(prepared.slice(i, i + APPEND_MANY_CHUNK));
+      if (chunk.head === undefined) throw chunk.outcomes[0];
+      this.notifier.advance(chunk.head);
+      for (const outcome of chunk.outcomes) outcomes.push(outcome as AppendOutcome);
+    }
+    return outcomes;
   }
 
   async readStream(stream: string, opts?: ReadStreamOptions): Promise<RecordedEvent[]> {
