@@ -60,7 +60,10 @@ export class ReadStore implements DocReader {
     try {
       if (!opts.readonly) {
         if (opts.bulk) {
+          // better-sqlite3's defensive mode silently keeps the rollback journal unless allowed
+          this.db.unsafeMode(true);
           this.db.pragma('journal_mode = OFF');
+          this.db.unsafeMode(false);
           this.db.pragma('synchronous = OFF');
           // nobody else opens the file while it is rebuilt: no shared-lock round trips per transaction
           this.db.pragma('locking_mode = EXCLUSIVE');
@@ -189,6 +192,56 @@ export class ReadStore implements DocReader {
         this.metaPut.run(`checkpoint:${name}`, position.toString());
       for (const [name, value] of Object.entries(meta)) this.metaPut.run(name, value);
     })();
+  }
+
+  /**
+   * Fills a store that has no documents yet, in one transaction, from rows already sorted in SQLite's
+   * key order (model, then key) and already canonical JSON: the b-tree is built by appending, once.
+   * Returns each written model's digest, computed on the way (the same bytes `digest` would read back).
+   */
+  loadSorted(
+    rows: Iterable<readonly [model: string, key: string, json: string]>,
+    checkpoints: Record<string, bigint> = {},
+    meta: Record<string, string> = {},
+  ): Record<string, string> {
+    if (!this.isEmpty())
+      throw new ProjectionError(
+        'INVALID_ARGUMENT',
+        `${this.path} already has documents: loadSorted fills a fresh store`,
+      );
+    const insert = this.db.prepare<[string, string, string]>(
+      'INSERT INTO docs (model, key, json) VALUES (?, ?, ?)',
+    );
+    const digests: Record<string, string> = {};
+    this.db.transaction(() => {
+      let model: string | undefined;
+      let hash = createHash('sha256');
+      let chunk = '';
+      const done = () => {
+        if (model === undefined) return;
+        hash.update(chunk);
+        digests[model] = hash.digest('hex');
+      };
+      for (const [m, key, json] of rows) {
+        if (m !== model) {
+          done();
+          model = m;
+          hash = createHash('sha256');
+          chunk = '';
+        }
+        insert.run(m, key, json);
+        chunk += key + '\0' + json + '\n';
+        if (chunk.length > 1 << 16) {
+          hash.update(chunk);
+          chunk = '';
+        }
+      }
+      done();
+      for (const [name, position] of Object.entries(checkpoints))
+        this.metaPut.run(`checkpoint:${name}`, position.toString());
+      for (const [name, value] of Object.entries(meta)) this.metaPut.run(name, value);
+    })();
+    return digests;
   }
 
   /**

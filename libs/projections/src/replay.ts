@@ -9,6 +9,7 @@ import { ProjectionError } from './errors';
 import { PROJECTIONS, decodeEvent } from './models';
 import { ReadStore } from './read-store';
 import { ProjectionRunner } from './runner';
+import { SpillRuns } from './spill-runs';
 
 export interface ReplayOptions {
   events: EventStore;
@@ -17,6 +18,8 @@ export interface ReplayOptions {
   overwrite?: boolean;
   /** a position (inclusive) or a time: stop before the first event recorded after it */
   to?: bigint | Date;
+  /** documents kept in memory before the oldest half spill (default REPLAY_CACHE_DOCS) */
+  cacheSize?: number;
   onBatch?: (batch: readonly RecordedEvent[]) => void;
   onProgress?: (progress: { position: bigint; head: bigint; events: number }) => void;
 }
@@ -27,6 +30,9 @@ export interface ReplayResult {
   seconds: number;
   digests: Record<string, string>;
 }
+
+/** Documents replay keeps in memory (as objects) before spilling the oldest half: bounds the RSS. */
+export const REPLAY_CACHE_DOCS = 300_000;
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   if (existsSync(opts.out) && !opts.overwrite) {
@@ -41,6 +47,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   rmSync(tmp, { force: true });
   const started = process.hrtime.bigint();
   const rs = new ReadStore(tmp, { bulk: true });
+  const spill = new SpillRuns(`${tmp}.runs`);
   let result: ReplayResult;
   try {
     const runner = new ProjectionRunner({
@@ -48,10 +55,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       readStore: rs,
       projections: PROJECTIONS,
       decode: decodeEvent,
-      // few, large, key-sorted commits: with random drv-path keys every commit rewrites pages all over
-      // the b-tree, so the file's write volume falls with the number of commits (docs/projections.md)
-      flushEvery: 40_000,
-      cacheSize: 20_000,
+      // documents stay in memory (hash keys: any of them may be touched next) until the cache is full;
+      // then the oldest half leave as one sorted run, and the end merges the runs into the file in one
+      // sorted sweep, so the docs b-tree is built by appending, once (docs/projections.md)
+      spill,
+      cacheSize: opts.cacheSize ?? REPLAY_CACHE_DOCS,
       batchSize: 5000,
     });
     const to = typeof opts.to === 'bigint' ? (opts.to < head ? opts.to : head) : head;
@@ -70,13 +78,15 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       position,
       events: count,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
-      digests: rs.digests(),
+      digests: runner.builtDigests ?? rs.digests(),
     };
   } catch (err) {
     rs.close();
+    spill.close();
     rmSync(tmp, { force: true });
     throw err;
   }
+  spill.close();
   rs.close();
   // written without fsync: one fsync before the rename, so the name never points at a half-written file
   const fd = openSync(tmp, 'r+');

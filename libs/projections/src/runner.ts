@@ -3,6 +3,8 @@ import { ProjectionError } from './errors';
 import type { Projection } from './projection';
 import { KeyFilter } from './key-filter';
 import { type DocChange, type DocReader, ReadStore } from './read-store';
+import { canonicalJson } from './canonical-json';
+import { type SpillRuns, compareKeys, isWideKey, mergeNewestFirst } from './spill-runs';
 
 /**
  * Applies the log to read models: reads batches (readAll to catch up, subscribe to follow), evolves
@@ -46,9 +48,18 @@ export interface RunnerOptions<E> {
   /** Events applied between commits while catching up (default 20k); live batches commit each batch. */
   flushEvery?: number;
   batchSize?: number;
+  /**
+   * Replay into a fresh store: nothing is committed until the end of `catchUp`. When more than
+   * `cacheSize` documents are in memory, the oldest half leave it as one sorted run in `spill`;
+   * the end merges the runs and memory into the store in one sorted sweep (`loadSorted`).
+   */
+  spill?: SpillRuns;
   now?: () => Date;
   tickMs?: number;
 }
+
+/** A document on its way to a run or the store: undefined = deleted. */
+type Row = [key: string, doc: unknown];
 
 interface Entry {
   doc: unknown;
@@ -62,6 +73,10 @@ interface ModelCache {
   seed: number;
   entries: Map<string, Entry>;
   blind: Map<string, unknown>;
+  /** a blind projection's model: written without being loaded */
+  isBlind: boolean;
+  /** spill mode, models that are read: the run holding each document that left memory */
+  runOf: Map<string, number>;
 }
 
 export class ProjectionRunner<E> implements DocReader {
@@ -80,6 +95,11 @@ export class ProjectionRunner<E> implements DocReader {
   private subscription: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly ctx: ProcessorContext;
+  private spill: SpillRuns | undefined;
+  /** a key where UTF-16 order is not SQLite's was seen (spill mode) */
+  private wide = false;
+  /** the digests computed while the spill-mode build wrote the store */
+  private built: Record<string, string> | undefined;
 
   constructor(private readonly opts: RunnerOptions<E>) {
     this.projections = opts.projections;
@@ -95,6 +115,7 @@ export class ProjectionRunner<E> implements DocReader {
       throw new ProjectionError('INVALID_ARGUMENT', `projection names must be unique: ${names.join(', ')}`);
     }
     this.caches = this.projections.map((p) => this.modelCache(p.name));
+    this.projections.forEach((p, i) => (this.caches[i].isBlind = p.blind === true));
     this.signature = names.sort().join(',');
     this.applied = opts.readStore.checkpoint(this.checkpointName);
     const stored = opts.readStore.getMeta(`projections:${this.checkpointName}`);
@@ -105,7 +126,11 @@ export class ProjectionRunner<E> implements DocReader {
         { stored, expected: this.signature },
       );
     }
-    this.written = opts.readStore.isEmpty() ? new KeyFilter() : undefined;
+    this.spill = opts.spill;
+    if (this.spill && (!opts.readStore.isEmpty() || this.applied !== 0n))
+      throw new ProjectionError('INVALID_ARGUMENT', 'spill mode rebuilds into a fresh read store only');
+    // spill mode knows exactly what was written (memory and the runs' index): no filter needed
+    this.written = opts.readStore.isEmpty() && !this.spill ? new KeyFilter() : undefined;
     this.ctx = {
       docs: this,
       store: opts.readStore,
@@ -117,7 +142,14 @@ export class ProjectionRunner<E> implements DocReader {
   private modelCache(model: string): ModelCache {
     let c = this.models.get(model);
     if (!c) {
-      c = { model, seed: this.models.size + 1, entries: new Map(), blind: new Map() };
+      c = {
+        model,
+        seed: this.models.size + 1,
+        entries: new Map(),
+        blind: new Map(),
+        isBlind: false,
+        runOf: new Map(),
+      };
       this.models.set(model, c);
     }
     return c;
@@ -139,6 +171,16 @@ export class ProjectionRunner<E> implements DocReader {
   }
 
   private load<D>(c: ModelCache, key: string): D | undefined {
+    if (this.spill) {
+      let json: string | null | undefined;
+      if (c.isBlind)
+        json = this.spill.find(c.model, key); // never read by the models: no index kept
+      else {
+        const run = c.runOf.get(key);
+        json = run === undefined ? undefined : this.spill.get(run, c.model, key);
+      }
+      return json === undefined || json === null ? undefined : (JSON.parse(json) as D);
+    }
     if (this.written && !this.written.mayContain(c.seed, key)) return undefined;
     return this.opts.readStore.get<D>(c.model, key);
   }
@@ -213,6 +255,11 @@ export class ProjectionRunner<E> implements DocReader {
 
   /** Commits the dirty documents and the checkpoint in one transaction, then trims the cache. */
   flush(): void {
+    if (this.spill) {
+      this.build(this.spill);
+      return;
+    }
+    this.built = undefined;
     // in key order: each model's rows go into the b-tree as a sweep over neighbouring pages, not at
     // random; and streamed into the transaction, so a large flush holds no second copy of its rows
     const sorted = [...this.models.values()].map((c) => {
@@ -266,6 +313,92 @@ export class ProjectionRunner<E> implements DocReader {
     }
   }
 
+  /** Spill mode: once more than cacheSize documents are in memory, the oldest half leave as one run. */
+  private spillIfFull(spill: SpillRuns): void {
+    let size = 0;
+    for (const c of this.models.values()) size += c.entries.size + c.blind.size;
+    if (size <= this.cacheSize) return;
+    const keep = this.cacheSize / 2 / size;
+    const run = spill.count + 1;
+    const out: { c: ModelCache; rows: Row[] }[] = [];
+    for (const c of this.sortedModels()) {
+      const rows: Row[] = [...c.blind];
+      c.blind.clear();
+      let excess = c.entries.size - Math.floor(c.entries.size * keep);
+      for (const [key, entry] of c.entries) {
+        if (excess-- <= 0) break;
+        c.entries.delete(key);
+        if (!entry.dirty) continue; // unchanged since it was loaded: its run still has it
+        if (entry.doc !== undefined) {
+          rows.push([key, entry.doc]);
+          c.runOf.set(key, run);
+        } else if (c.runOf.delete(key)) rows.push([key, undefined]); // shadows the older run's copy
+      }
+      this.sortRows(rows);
+      out.push({ c, rows });
+    }
+    // serialised as they are written: holding them all as strings would double the heap
+    spill.write(
+      (function* () {
+        for (const { c, rows } of out)
+          for (const [key, doc] of rows)
+            yield [c.model, key, doc === undefined ? null : canonicalJson(doc)] as const;
+      })(),
+    );
+  }
+
+  private sortedModels(): ModelCache[] {
+    return [...this.models.values()].sort((a, b) => compareKeys(a.model, b.model));
+  }
+
+  /** Sorts rows by key in SQLite's order. */
+  private sortRows(rows: Row[]): void {
+    if (!this.wide && rows.some(([key]) => isWideKey(key))) this.wide = true;
+    if (this.wide) rows.sort((a, b) => compareKeys(a[0], b[0]));
+    else rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** Spill mode's end: runs and memory merged into the fresh store, newest first, in one sweep. */
+  private build(spill: SpillRuns): void {
+    const memory = this.sortedModels().map((c) => {
+      const rows: Row[] = [...c.blind];
+      for (const [key, entry] of c.entries) if (entry.dirty) rows.push([key, entry.doc]);
+      this.sortRows(rows);
+      return { c, rows };
+    });
+    const wide = this.wide;
+    function* serialised(rows: Row[]): Generator<[string, string | null]> {
+      for (const [key, doc] of rows) yield [key, doc === undefined ? null : canonicalJson(doc)];
+    }
+    function* merged(): Generator<readonly [string, string, string]> {
+      for (const { c, rows } of memory) {
+        const sources = [serialised(rows), ...spill.scans(c.model)];
+        for (const [key, json] of mergeNewestFirst(sources, wide)) yield [c.model, key, json];
+      }
+    }
+    this.built = this.opts.readStore.loadSorted(
+      merged(),
+      { [this.checkpointName]: this.applied },
+      { [`projections:${this.checkpointName}`]: this.signature },
+    );
+    // from here on an ordinary runner over a filled store
+    this.spill = undefined;
+    this.pending = 0;
+    for (const c of this.models.values()) {
+      c.blind.clear();
+      c.runOf.clear();
+      for (const [key, entry] of c.entries) {
+        if (entry.dirty && entry.doc === undefined) c.entries.delete(key);
+        else entry.dirty = false;
+      }
+    }
+  }
+
+  /** The digests of the store as spill mode's build wrote it (undefined when not built that way). */
+  get builtDigests(): Record<string, string> | undefined {
+    return this.built;
+  }
+
   /**
    * Applies the log from the checkpoint up to `to` (default: the head when called), committing every
    * `flushEvery` events. Processors are not run: catching up rebuilds state, it does not react.
@@ -299,7 +432,8 @@ export class ProjectionRunner<E> implements DocReader {
         opts.onBatch?.(batch);
         this.apply(batch);
         events += batch.length;
-        if (this.pending >= this.flushEvery) this.flush();
+        if (this.spill) this.spillIfFull(this.spill);
+        else if (this.pending >= this.flushEvery) this.flush();
         opts.onProgress?.(this.applied, events);
         if (stop) break;
       }
