@@ -4,7 +4,7 @@
  * that records per-request latency.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDerivation } from '@buildgraph/nix';
 import { percentile, secondsSince } from './harness';
@@ -132,4 +132,46 @@ s.keepAliveTimeout=60000;s.listen(0,'127.0.0.1',()=>console.log('constant http o
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   const seen = await waitForLine(child, /constant http on \S+/, 'the constant HTTP server');
   return { child, url: /constant http on (\S+)/.exec(seen)?.[1] ?? '' };
+}
+
+/**
+ * CPU seconds (user + system) a process has used so far, all threads and its main thread alone, from
+ * /proc (Linux). Steadier than wall time on a shared machine: what a request costs, not how long it waited.
+ */
+export function cpuSeconds(pid: number): { total: number; main: number } {
+  const ticks = (file: string): number => {
+    const fields = readFileSync(file, 'utf8').replace(/^.*\) /s, '').split(' ');
+    // after "(comm) ": state is field 0, so utime and stime (fields 14 and 15 of stat) are 11 and 12
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  };
+  return { total: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+/** sysconf(_SC_CLK_TCK): 100 on every Linux Node supports */
+const CLOCK_TICKS = 100;
+
+/** Waits until a process has been (nearly) idle for `quietMs`: its background work (read models, notifier) is done. */
+export async function untilIdle(pid: number, quietMs = 500, maxMs = 120000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = cpuSeconds(pid).total;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = cpuSeconds(pid).total;
+    if (now - last < (0.05 * quietMs) / 1000) return;
+    last = now;
+  }
+}
+
+/** CPU ticks per thread of a process (BENCH_THREADS=1 diagnostics: which thread costs what). */
+export function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      out.set(tid, Number(f[11]) + Number(f[12]));
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
 }

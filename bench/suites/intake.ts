@@ -15,7 +15,7 @@ import { connect, headers, NatsConnection } from 'nats';
 import { commandSubject, formatPublicKey, generateSecretKey, signer, SIGNATURE_HEADER } from '@buildgraph/contracts';
 import { startNatsServer } from '../../test/support/nats';
 import { round, type BenchResult, type BenchSuite } from '../harness';
-import { instantiate, load, startNatsEcho, startService, stop } from '../support';
+import { cpuSeconds, threadTicks, instantiate, load, startNatsEcho, startService, stop, untilIdle } from '../support';
 
 const CLIENTS = 8;
 /** requests each client keeps outstanding: a farm reports many builds at once */
@@ -33,8 +33,10 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
   const sign = signer(farm);
   const started: ChildProcess[] = [];
   try {
-    started.push((await startService({ dataDir: join(dir, 'data'), natsUrl: nats.url, trustedKeys: join(dir, 'trusted-keys') })).child);
-    started.push(await startNatsEcho(nats.url, 'bench.echo'));
+    const service = (await startService({ dataDir: join(dir, 'data'), natsUrl: nats.url, trustedKeys: join(dir, 'trusted-keys') })).child;
+    started.push(service);
+    const echo = await startNatsEcho(nats.url, 'bench.echo');
+    started.push(echo);
     const conns = await Promise.all(Array.from({ length: CLIENTS }, () => connect({ servers: nats.url })));
     const lanes = conns.flatMap((nc) => Array.from({ length: WINDOW }, () => nc));
     const bodies = (run: string, n: number): string[] =>
@@ -61,9 +63,23 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
       return reply.data.length > 0;
     };
     await load(lanes, warm.length, ask(warm));
+    await untilIdle(service.pid as number);
+    const cpuBefore = cpuSeconds(service.pid as number);
+    const threadsBefore = process.env.BENCH_THREADS ? threadTicks(service.pid as number) : undefined;
     const acked = await load(lanes, total, ask(measured));
+    const cpuAcked = cpuSeconds(service.pid as number);
     if (acked.failed > 0) throw new Error(`${acked.failed} reports were refused, e.g. ${firstRefusal}`);
+    // read models, policies and the notifier finish the reports' events after the last ack
+    await untilIdle(service.pid as number);
+    const cpuAfter = cpuSeconds(service.pid as number);
+    if (threadsBefore) {
+      const after = threadTicks(service.pid as number);
+      for (const [tid, t] of after) if (t - (threadsBefore.get(tid) ?? 0) > 0) console.error(`thread ${tid}: ${Math.round(((t - (threadsBefore.get(tid) ?? 0)) * 1e4) / total)} us/report`);
+    }
+    const echoBefore = cpuSeconds(echo.pid as number).total;
     const bus = await load(lanes, total, echoOnce);
+    const echoCpu = cpuSeconds(echo.pid as number).total - echoBefore;
+    const perReportUs = (s: number): number => Math.round((s * 1e6) / total);
     await Promise.all(conns.map((c) => c.close()));
     return {
       metrics: {
@@ -73,13 +89,21 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
         intake_acked_reports_per_s: Math.round(acked.perS),
         intake_ack_p50_ms: round(acked.p50),
         intake_ack_p99_ms: round(acked.p99),
+        // CPU the service spent per report (all threads, including the read models and notifier
+        // finishing after the last ack), and its main thread alone while acking: steady on a busy machine
+        intake_service_cpu_us_per_report: perReportUs(cpuAfter.total - cpuBefore.total),
+        intake_main_thread_cpu_us_per_report: perReportUs(cpuAcked.main - cpuBefore.main),
       },
       limits: {
         nats_echo_requests_per_s: Math.round(bus.perS),
         nats_echo_p50_ms: round(bus.p50),
         nats_echo_p99_ms: round(bus.p99),
+        nats_echo_responder_cpu_us_per_request: perReportUs(echoCpu),
       },
-      ratios: { intake_to_nats_echo: round(acked.perS / bus.perS) },
+      ratios: {
+        intake_to_nats_echo: round(acked.perS / bus.perS),
+        echo_cpu_to_intake_cpu: round(echoCpu / (cpuAfter.total - cpuBefore.total)),
+      },
     };
   } finally {
     await Promise.all(started.map(stop));

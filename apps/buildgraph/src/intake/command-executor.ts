@@ -92,21 +92,19 @@ export class CommandExecutor {
       }
       case 'attempt.start': {
         const c = dto as StartAttemptCommand;
-        await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
         const { aterm: _aterm, ...data } = c;
-        out.push(await this.drv(c.drvPath, () => ({ type: 'StartAttempt', data: { ...data }, metadata: meta })));
+        const start: DrvCommand = { type: 'StartAttempt', data: { ...data }, metadata: meta };
+        out.push(await this.writeDrv(c.drvPath, c.aterm, meta, (state) => decision(decideDrv(start, state))));
         return {};
       }
       case 'attempt.succeed': {
         const c = dto as SucceedAttemptCommand;
-        await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
         const { aterm: _a, machine: _m, ...data } = c;
         out.push(await this.endAttempt(c, { type: 'SucceedAttempt', data: { ...data }, metadata: meta }, meta));
         return {};
       }
       case 'attempt.fail': {
         const c = dto as FailAttemptCommand;
-        await this.registerIfGiven(c.aterm, c.drvPath, meta, out);
         // stored (and fsynced) before the event that names it
         const log = await this.logs.put(c.log);
         const { aterm: _a, machine: _m, log: _l, ...data } = c;
@@ -164,8 +162,8 @@ export class CommandExecutor {
    * An end report for an attempt the service never heard start (a post-build hook knows only the end)
    * records the start too, in the same append, so the two cannot be separated by a crash.
    */
-  private endAttempt(c: { drvPath: string; attemptId: string; farm: string; machine: string }, end: DrvCommand, meta: CommandMetadata): Promise<Written> {
-    return this.writer.write(drvStreamName(c.drvPath), initialDrvState, evolveD, (state) => {
+  private endAttempt(c: { drvPath: string; attemptId: string; farm: string; machine: string; aterm?: string }, end: DrvCommand, meta: CommandMetadata): Promise<Written> {
+    return this.writeDrv(c.drvPath, c.aterm, meta, (state) => {
       const known = state.attempts[c.attemptId];
       if (state.registered === null || known) {
         const ended = decision(decideDrv(end, state));
@@ -203,6 +201,24 @@ export class CommandExecutor {
   /** An attempt may carry its drv's ATerm; it must be the ATerm of the drvPath it reports for. */
   private async registerIfGiven(aterm: string | undefined, drvPath: string, meta: CommandMetadata, out: Written[]): Promise<void> {
     if (aterm !== undefined) out.push(await this.register(aterm, meta, drvPath));
+  }
+
+  /**
+   * A decision on a drv's stream, preceded by the registration of `aterm` when the command carries
+   * one: both are decided on one read of the stream and go in one append, so a report that registers
+   * its drv costs one round trip to the store and a crash cannot keep one half of it.
+   */
+  private writeDrv(drvPath: string, aterm: string | undefined, meta: CommandMetadata, decide: Decide<DrvState>): Promise<Written> {
+    if (aterm === undefined) return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, decide);
+    const register: DrvCommand = { type: 'RegisterDerivation', data: { aterm, drvPath }, metadata: meta };
+    return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, (state) => {
+      // the same text again is a repeat: skip re-parsing and re-hashing it on every attempt report
+      const registered = state.registered?.data.aterm === aterm ? { ok: true as const, events: [], duplicates: [state.registered] } : decision(decideDrv(register, state));
+      if (!registered.ok) return registered;
+      const next = decide(registered.events.reduce(evolveD, state));
+      if (!next.ok) return next;
+      return { ok: true, events: [...registered.events, ...next.events], duplicates: [...(registered.duplicates ?? []), ...(next.duplicates ?? [])] };
+    });
   }
 
   private async registered(drvPath: string): Promise<{ drv: Derivation; state: DrvState } | undefined> {

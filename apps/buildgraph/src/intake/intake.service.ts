@@ -60,7 +60,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     }
     const auth = await this.signatures.authenticate(body, signature);
     if (!auth.ok) return { ok: false, error: auth.error };
-    const parsed = parseCommand(name, body);
+    const parsed = parseCommand(name, text);
     if (!parsed.ok) return { ok: false, error: parsed.error };
     const denied = authorize(auth.signer.role, name, parsed.value);
     if (denied) return { ok: false, error: denied };

@@ -19,7 +19,10 @@ export interface Written {
   repeat: boolean;
 }
 
-/** `duplicates`: every event that already records this command (a retry is answered with all of them). */
+/**
+ * `duplicates`: every event that already records this command or part of it (a retry is answered with
+ * all of them; they come first in the reply, before the events appended now).
+ */
 export type Decide<S> = (state: S) => { ok: true; events: DomainEvent[]; duplicates?: DomainEvent[] } | { ok: false; error: DomainError };
 
 export class DecisionRefused extends Error {
@@ -121,10 +124,13 @@ export class StreamWriter {
         this.remember(stream, loaded);
         throw new DecisionRefused(decision.error);
       }
+      // events that already record part of this command (a registration sent again with an attempt)
+      const known = (decision.duplicates ?? [])
+        .filter((d) => loaded.positions.has(d.id))
+        .map((d) => ({ id: d.id, type: d.type, position: String(loaded.positions.get(d.id)) }));
       if (decision.events.length === 0) {
         this.remember(stream, loaded);
-        const known = (decision.duplicates ?? []).filter((d) => loaded.positions.has(d.id));
-        return { stream, repeat: true, events: known.map((d) => ({ id: d.id, type: d.type, position: String(loaded.positions.get(d.id)) })) };
+        return { stream, repeat: true, events: known };
       }
       const started = process.hrtime.bigint();
       try {
@@ -139,7 +145,7 @@ export class StreamWriter {
         const state = decision.events.map(withoutSignedBody).reduce(evolve, loaded.state);
         events.forEach((e) => loaded.positions.set(e.id, BigInt(e.position)));
         this.remember(stream, { state, revision: result.nextRevision, positions: loaded.positions });
-        return { stream, repeat: false, events };
+        return { stream, repeat: false, events: [...known, ...events] };
       } catch (e) {
         this.cache.delete(stream);
         if (isEventStoreError(e, 'WRONG_EXPECTED_REVISION') && attempt < MAX_CONFLICT_RETRIES) {
