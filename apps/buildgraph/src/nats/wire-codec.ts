@@ -1,4 +1,4 @@
-import { Deserializer, IncomingRequest, Serializer } from '@nestjs/microservices';
+import { Deserializer, IncomingRequest, Serializer, ServerNats } from '@nestjs/microservices';
 import { errorReply } from '@buildgraph/contracts';
 
 /**
@@ -27,5 +27,15 @@ export class PlainReplySerializer implements Serializer<OutgoingPacket, { data: 
     else if (packet.response !== undefined) body = packet.response;
     else body = errorReply('INTERNAL', 'the handler produced no reply');
     return { data: Buffer.from(JSON.stringify(body)) };
+  }
+}
+
+/**
+ * Nest's NATS server, routing by subject directly. Nest's own lookup first tries `JSON.parse` on every
+ * subject (for object patterns) and fails with an exception each time; our patterns are plain subjects.
+ */
+export class SubjectRoutedNatsServer extends ServerNats {
+  override getRouteFromPattern(pattern: string): string {
+    return pattern.startsWith('{') ? super.getRouteFromPattern(pattern) : pattern;
   }
 }
