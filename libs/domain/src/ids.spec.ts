@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { eventId } from './ids';
+import { parse, v5 } from 'uuid';
+import { EVENT_ID_NAMESPACE, eventId } from './ids';
 
 describe('deterministic event ids', () => {
   it('are RFC 9562 version-5 UUIDs, equal for equal idempotency keys and distinct for distinct ones', () => {
@@ -9,6 +10,18 @@ describe('deterministic event ids', () => {
         expect(eventId(a)).toBe(eventId(a));
         if (a !== b) expect(eventId(a)).not.toBe(eventId(b));
       }),
+    );
+  });
+
+  it('are the uuid package v5 id of the key in our namespace, for any text', () => {
+    const ns = parse(EVENT_ID_NAMESPACE);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (key) => {
+        expect(eventId(key)).toBe(v5(key, ns));
+      }),
+    );
+    expect(eventId('/nix/store/x-é.drv/ResultPoisoned/1')).toBe(
+      v5('/nix/store/x-é.drv/ResultPoisoned/1', ns),
     );
   });
 });
