@@ -65,9 +65,16 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
     await load(lanes, warm.length, ask(warm));
     await untilIdle(service.pid as number);
     const cpuBefore = cpuSeconds(service.pid as number);
+    const busBefore = { nats: cpuSeconds(nats.pid).total, clients: process.cpuUsage() };
     const threadsBefore = process.env.BENCH_THREADS ? threadTicks(service.pid as number) : undefined;
     const acked = await load(lanes, total, ask(measured));
     const cpuAcked = cpuSeconds(service.pid as number);
+    const clientsCpu = (since: NodeJS.CpuUsage): number => {
+      const u = process.cpuUsage(since);
+      return (u.user + u.system) / 1e6;
+    };
+    // what the rest of the machine spent on the same reports: nats-server and the 8 clients (this process)
+    const intakeBus = { nats: cpuSeconds(nats.pid).total - busBefore.nats, clients: clientsCpu(busBefore.clients) };
     if (acked.failed > 0) throw new Error(`${acked.failed} reports were refused, e.g. ${firstRefusal}`);
     // read models, policies and the notifier finish the reports' events after the last ack
     await untilIdle(service.pid as number);
@@ -76,9 +83,10 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
       const after = threadTicks(service.pid as number);
       for (const [tid, t] of after) if (t - (threadsBefore.get(tid) ?? 0) > 0) console.error(`thread ${tid}: ${Math.round(((t - (threadsBefore.get(tid) ?? 0)) * 1e4) / total)} us/report`);
     }
-    const echoBefore = cpuSeconds(echo.pid as number).total;
+    const echoBefore = { echo: cpuSeconds(echo.pid as number).total, nats: cpuSeconds(nats.pid).total, clients: process.cpuUsage() };
     const bus = await load(lanes, total, echoOnce);
-    const echoCpu = cpuSeconds(echo.pid as number).total - echoBefore;
+    const echoCpu = cpuSeconds(echo.pid as number).total - echoBefore.echo;
+    const echoBus = { nats: cpuSeconds(nats.pid).total - echoBefore.nats, clients: clientsCpu(echoBefore.clients) };
     const perReportUs = (s: number): number => Math.round((s * 1e6) / total);
     await Promise.all(conns.map((c) => c.close()));
     return {
@@ -93,12 +101,16 @@ const intake: BenchSuite = async ({ quick }): Promise<BenchResult> => {
         // finishing after the last ack), and its main thread alone while acking: steady on a busy machine
         intake_service_cpu_us_per_report: perReportUs(cpuAfter.total - cpuBefore.total),
         intake_main_thread_cpu_us_per_report: perReportUs(cpuAcked.main - cpuBefore.main),
+        intake_nats_server_cpu_us_per_report: perReportUs(intakeBus.nats),
+        intake_clients_cpu_us_per_report: perReportUs(intakeBus.clients),
       },
       limits: {
         nats_echo_requests_per_s: Math.round(bus.perS),
         nats_echo_p50_ms: round(bus.p50),
         nats_echo_p99_ms: round(bus.p99),
         nats_echo_responder_cpu_us_per_request: perReportUs(echoCpu),
+        nats_echo_nats_server_cpu_us_per_request: perReportUs(echoBus.nats),
+        nats_echo_clients_cpu_us_per_request: perReportUs(echoBus.clients),
       },
       ratios: {
         intake_to_nats_echo: round(acked.perS / bus.perS),

@@ -24,6 +24,8 @@ export interface NatsServer {
   url: string;
   port: number;
   storeDir: string;
+  /** the nats-server process (benchmarks read its CPU time) */
+  pid: number;
   /** SIGTERM and wait for exit; keeps the store directory when `keepStore` */
   stop(keepStore?: boolean): Promise<void>;
 }
@@ -89,6 +91,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir: dir,
+    pid: child.pid as number,
     async stop(keepStore = false) {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
