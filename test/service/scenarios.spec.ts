@@ -104,6 +104,27 @@ describeWith(['nats-server', 'nix-instantiate'], 'end to end with read models an
     expect(overHttp.body).toMatchObject({ ok: true, decision: 'build' });
   });
 
+  it('a failure with a log near the size limit is notified, and so is what follows it', async () => {
+    const notified: Msg[] = [];
+    const sub = h.client.subscribe(`buildgraph.v1.events.AttemptFailed.${d.flaky.hashPart}`, { callback: (_e, m) => notified.push(m) });
+    await h.client.flush();
+    // quotes are escaped once in the request body; the signed body would be escaped again in a notification
+    const log = `${'"'.repeat(380 * 1024)}\n`;
+    const fail = (attemptId: string, text: string) =>
+      h.request(commandSubject('attempt.fail'), { attemptId, drvPath: d.flaky.drvPath, farm: 'farm1', machine: 'm1', status: 'PermanentFailure', exitCode: 2, log: text }, h.keys.farm1);
+    expect(await fail('f-big', log)).toMatchObject({ ok: true });
+    expect(await fail('f-after', 'error: small\n')).toMatchObject({ ok: true });
+    await eventually(async () => notified.length, (n) => n >= 2);
+    sub.unsubscribe();
+    const events = notified.map((m) => JSON.parse(Buffer.from(m.data).toString()) as { data: { attemptId: string }; metadata: { signer?: Record<string, unknown> } });
+    expect(events.map((e) => e.data.attemptId)).toEqual(['f-big', 'f-after']);
+    // subscribers get who signed, not the signed bytes (the audit export /v1/events has those)
+    for (const e of events) {
+      expect(e.metadata.signer).toMatchObject({ keyName: 'farm1-1' });
+      expect(e.metadata.signer).not.toHaveProperty('body');
+    }
+  });
+
   it('a group fails as a unit: one member fails, the member that succeeded is poisoned', async () => {
     const deadline = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
     const members = [{ drvPath: d.left.drvPath }, { drvPath: d.right.drvPath }];

@@ -47,6 +47,26 @@ async function setUpJetStream(nc: NatsConnection): Promise<JetStreamClient | und
 }
 
 /**
+ * The published form of an event: the wire event without the signed request body (who signed is kept;
+ * the exact signed bytes, up to a whole build log, are for auditors and stay in the audit export
+ * /v1/events). An event still too big for the server's max_payload (a DerivationRegistered with a huge
+ * ATerm under a 1 MiB default) is announced without its data, `truncated: true`, so the notifier never
+ * stalls on it; the subscriber reads the whole event from the audit export at its position.
+ */
+export function notification(r: RecordedEvent, maxPayload = Infinity): Buffer {
+  const metadata = r.metadata as { signer?: { body?: unknown } };
+  let event = wireEvent(r);
+  if (metadata.signer?.body !== undefined) {
+    const { body: _body, ...signer } = metadata.signer;
+    event = { ...event, metadata: { ...r.metadata, signer } };
+  }
+  const data = Buffer.from(JSON.stringify(event));
+  if (data.byteLength <= maxPayload - 1024) return data; // room for the subject and headers
+  const { data: _data, ...slim } = event;
+  return Buffer.from(JSON.stringify({ ...slim, truncated: true }));
+}
+
+/**
  * Publishes every appended event to `buildgraph.v1.events.<EventType>.<key>`: into the JetStream stream
  * BUILDGRAPH_EVENTS when the server has JetStream (message id = event id, so a re-publish after a crash
  * is dropped by the duplicate window), plain NATS otherwise. Resumes from its checkpoint file.
@@ -93,7 +113,7 @@ class Notifier {
       const h = headers();
       // JetStream drops a message whose id it has seen within the duplicate window, however it was published
       h.set('Nats-Msg-Id', r.id);
-      return { subject: eventSubject(r.type, notificationKey(r.stream)), data: Buffer.from(JSON.stringify(wireEvent(r))), headers: h };
+      return { subject: eventSubject(r.type, notificationKey(r.stream)), data: notification(r, this.nc.info?.max_payload), headers: h };
     });
     const final = messages.pop() as (typeof messages)[number];
     // a connection delivers in order, so one acknowledged publish at the end of the batch means the
