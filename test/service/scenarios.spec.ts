@@ -123,6 +123,17 @@ describeWith(['nats-server', 'nix-instantiate'], 'end to end with read models an
       expect(e.metadata.signer).toMatchObject({ keyName: 'farm1-1' });
       expect(e.metadata.signer).not.toHaveProperty('body');
     }
+    // the drv's history still fits a NATS reply; the audit export keeps the exact signed bytes
+    const history = await h.request(querySubject('events'), { hashPart: d.flaky.hashPart }, null);
+    expect(history).toMatchObject({ ok: true });
+    expect((history.events as { type: string }[]).map((e) => e.type)).toContain('AttemptFailed');
+    const exported = await h.http('GET', '/v1/events?from=0');
+    const big = exported.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { data: { attemptId?: string }; metadata: { signer?: { body?: string } } })
+      .find((e) => e.data.attemptId === 'f-big');
+    expect(JSON.parse(big?.metadata.signer?.body ?? '{}')).toMatchObject({ attemptId: 'f-big', log });
   });
 
   it('a group fails as a unit: one member fails, the member that succeeded is poisoned', async () => {

@@ -19,14 +19,36 @@ interface OutgoingPacket {
   isDisposed?: boolean;
 }
 
-/** The reply body is exactly the handler's `Reply` object. */
+/** NATS's default max_payload; the server may allow more (infra/nats.conf sets 8 MB). */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/**
+ * The reply body is exactly the handler's `Reply` object. A reply the bus cannot carry (over the
+ * server's max_payload) becomes a PAYLOAD_TOO_LARGE error naming the HTTP route, instead of a publish
+ * that fails and leaves the requester to time out.
+ */
 export class PlainReplySerializer implements Serializer<OutgoingPacket, { data: Uint8Array }> {
+  constructor(private readonly maxPayload: () => number = () => DEFAULT_MAX_PAYLOAD) {}
+
   serialize(packet: OutgoingPacket): { data: Uint8Array } {
     let body: unknown;
     if (packet.err !== undefined) body = errorReply('INTERNAL', 'the service failed to handle the request');
     else if (packet.response !== undefined) body = packet.response;
     else body = errorReply('INTERNAL', 'the handler produced no reply');
-    return { data: Buffer.from(JSON.stringify(body)) };
+    const data = Buffer.from(JSON.stringify(body));
+    // a little room for the reply subject and headers
+    const limit = this.maxPayload() - 1024;
+    if (data.byteLength <= limit) return { data };
+    return {
+      data: Buffer.from(
+        JSON.stringify(
+          errorReply('PAYLOAD_TOO_LARGE', `the reply is ${data.byteLength} bytes, more than this NATS server carries; ask over HTTP (same route under /v1)`, {
+            bytes: data.byteLength,
+            limit,
+          }),
+        ),
+      ),
+    };
   }
 }
 

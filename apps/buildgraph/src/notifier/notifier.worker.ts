@@ -8,7 +8,7 @@ import { describeStoreUrl, EventStore, openEventStore, openSqliteEventStore, Rec
 import { connect, headers, JetStreamClient, NatsConnection } from 'nats';
 import { join } from 'node:path';
 import { MessagePort } from 'node:worker_threads';
-import { wireEvent } from '../query/wire-event';
+import { wireEventWithoutBody } from '../query/wire-event';
 import type { ThreadLog } from '../threads/thread';
 import { FileCheckpoint } from './checkpoint';
 
@@ -54,12 +54,7 @@ async function setUpJetStream(nc: NatsConnection): Promise<JetStreamClient | und
  * stalls on it; the subscriber reads the whole event from the audit export at its position.
  */
 export function notification(r: RecordedEvent, maxPayload = Infinity): Buffer {
-  const metadata = r.metadata as { signer?: { body?: unknown } };
-  let event = wireEvent(r);
-  if (metadata.signer?.body !== undefined) {
-    const { body: _body, ...signer } = metadata.signer;
-    event = { ...event, metadata: { ...r.metadata, signer } };
-  }
+  const event = wireEventWithoutBody(r);
   const data = Buffer.from(JSON.stringify(event));
   if (data.byteLength <= maxPayload - 1024) return data; // room for the subject and headers
   const { data: _data, ...slim } = event;

@@ -4,3 +4,14 @@ import type { RecordedEvent } from '@buildgraph/eventstore';
 export function wireEvent(r: RecordedEvent): Record<string, unknown> {
   return { id: r.id, type: r.type, stream: r.stream, revision: r.revision.toString(), position: r.position.toString(), data: r.data, metadata: r.metadata };
 }
+
+/**
+ * The event for notifications and the drv history: who signed (key name, signature) without the
+ * signed request body, which can be a whole build log; the audit export (`/v1/events`) keeps it.
+ */
+export function wireEventWithoutBody(r: RecordedEvent): Record<string, unknown> {
+  const signer = (r.metadata as { signer?: { body?: unknown } }).signer;
+  if (signer?.body === undefined) return wireEvent(r);
+  const { body: _body, ...rest } = signer;
+  return { ...wireEvent(r), metadata: { ...r.metadata, signer: rest } };
+}
