@@ -32,6 +32,9 @@ export interface DocReader {
 
 const FORMAT = 'buildgraph-read-store/1';
 
+/** loadSorted: rows per INSERT statement */
+const ROWS_PER_INSERT = 64;
+
 export class ReadStore implements DocReader {
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement<[string, string], { json: string }>;
@@ -209,14 +212,17 @@ export class ReadStore implements DocReader {
         'INVALID_ARGUMENT',
         `${this.path} already has documents: loadSorted fills a fresh store`,
       );
-    const insert = this.db.prepare<[string, string, string]>(
-      'INSERT INTO docs (model, key, json) VALUES (?, ?, ?)',
+    const insert = this.db.prepare<unknown[]>('INSERT INTO docs (model, key, json) VALUES (?, ?, ?)');
+    // many rows per statement: the per-call cost of better-sqlite3 is most of a small row's insert
+    const insertMany = this.db.prepare<unknown[]>(
+      `INSERT INTO docs (model, key, json) VALUES ${Array.from({ length: ROWS_PER_INSERT }, () => '(?, ?, ?)').join(', ')}`,
     );
     const digests: Record<string, string> = {};
     this.db.transaction(() => {
       let model: string | undefined;
       let hash = createHash('sha256');
       let chunk = '';
+      const params: unknown[] = [];
       const done = () => {
         if (model === undefined) return;
         hash.update(chunk);
@@ -229,7 +235,11 @@ export class ReadStore implements DocReader {
           hash = createHash('sha256');
           chunk = '';
         }
-        insert.run(m, key, json);
+        params.push(m, key, json);
+        if (params.length === 3 * ROWS_PER_INSERT) {
+          insertMany.run(params);
+          params.length = 0;
+        }
         chunk += key + '\0' + json + '\n';
         if (chunk.length > 1 << 16) {
           hash.update(chunk);
@@ -237,6 +247,7 @@ export class ReadStore implements DocReader {
         }
       }
       done();
+      for (let i = 0; i < params.length; i += 3) insert.run(params.slice(i, i + 3));
       for (const [name, position] of Object.entries(checkpoints))
         this.metaPut.run(`checkpoint:${name}`, position.toString());
       for (const [name, value] of Object.entries(meta)) this.metaPut.run(name, value);

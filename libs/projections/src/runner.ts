@@ -75,8 +75,6 @@ interface ModelCache {
   blind: Map<string, unknown>;
   /** a blind projection's model: written without being loaded */
   isBlind: boolean;
-  /** spill mode, models that are read: the run holding each document that left memory */
-  runOf: Map<string, number>;
 }
 
 export class ProjectionRunner<E> implements DocReader {
@@ -148,7 +146,6 @@ export class ProjectionRunner<E> implements DocReader {
         entries: new Map(),
         blind: new Map(),
         isBlind: false,
-        runOf: new Map(),
       };
       this.models.set(model, c);
     }
@@ -172,13 +169,8 @@ export class ProjectionRunner<E> implements DocReader {
 
   private load<D>(c: ModelCache, key: string): D | undefined {
     if (this.spill) {
-      let json: string | null | undefined;
-      if (c.isBlind)
-        json = this.spill.find(c.model, key); // never read by the models: no index kept
-      else {
-        const run = c.runOf.get(key);
-        json = run === undefined ? undefined : this.spill.get(run, c.model, key);
-      }
+      // blind models are never read back by the models: their rows are not indexed, only searched
+      const json = c.isBlind ? this.spill.find(c.model, key) : this.spill.lookup(c.model, key);
       return json === undefined || json === null ? undefined : (JSON.parse(json) as D);
     }
     if (this.written && !this.written.mayContain(c.seed, key)) return undefined;
@@ -319,7 +311,6 @@ export class ProjectionRunner<E> implements DocReader {
     for (const c of this.models.values()) size += c.entries.size + c.blind.size;
     if (size <= this.cacheSize) return;
     const keep = this.cacheSize / 2 / size;
-    const run = spill.count + 1;
     const out: { c: ModelCache; rows: Row[] }[] = [];
     for (const c of this.sortedModels()) {
       const rows: Row[] = [...c.blind];
@@ -328,11 +319,8 @@ export class ProjectionRunner<E> implements DocReader {
       for (const [key, entry] of c.entries) {
         if (excess-- <= 0) break;
         c.entries.delete(key);
-        if (!entry.dirty) continue; // unchanged since it was loaded: its run still has it
-        if (entry.doc !== undefined) {
-          rows.push([key, entry.doc]);
-          c.runOf.set(key, run);
-        } else if (c.runOf.delete(key)) rows.push([key, undefined]); // shadows the older run's copy
+        // a clean entry is unchanged since it was loaded: its spilled row still has it
+        if (entry.dirty) rows.push([key, entry.doc]);
       }
       this.sortRows(rows);
       out.push({ c, rows });
@@ -342,7 +330,7 @@ export class ProjectionRunner<E> implements DocReader {
       (function* () {
         for (const { c, rows } of out)
           for (const [key, doc] of rows)
-            yield [c.model, key, doc === undefined ? null : canonicalJson(doc)] as const;
+            yield [c.model, key, doc === undefined ? null : canonicalJson(doc), !c.isBlind] as const;
       })(),
     );
   }
@@ -386,7 +374,6 @@ export class ProjectionRunner<E> implements DocReader {
     this.pending = 0;
     for (const c of this.models.values()) {
       c.blind.clear();
-      c.runOf.clear();
       for (const [key, entry] of c.entries) {
         if (entry.dirty && entry.doc === undefined) c.entries.delete(key);
         else entry.dirty = false;
