@@ -12,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWith } from '../support/env';
 import { Harness, startHarness } from './harness';
+import { ProjectionsService } from '../../apps/buildgraph/src/projections/projections.service';
+import { NotifierService } from '../../apps/buildgraph/src/notifier/notifier.service';
+import type { Msg } from 'nats';
 
 async function eventually<T>(probe: () => Promise<T>, done: (t: T) => boolean): Promise<T> {
   let last = await probe();
@@ -62,5 +65,32 @@ describeWith(['nats-server', 'nix-instantiate'], 'read models, policies and noti
     expect(gauge(metrics, 'buildgraph_projection_lag_events')).toBe(0);
     expect(gauge(metrics, 'buildgraph_policy_backlog_events')).toBe(0);
     expect(gauge(metrics, 'buildgraph_notifier_lag_events')).toBe(0);
+  });
+
+  it('a thread that dies is restarted and catches up from its checkpoint; the metrics count it', async () => {
+    const notified: Msg[] = [];
+    const sub = h.client.subscribe(`buildgraph.v1.events.AttemptSucceeded.${drv.hashPart}`, { callback: (_e, m) => notified.push(m) });
+    await h.client.flush();
+    const projections = h.service.app.get(ProjectionsService).supervisor;
+    const notifier = h.service.app.get(NotifierService).supervisor;
+    // killed as a crash would (no stop message, no last checkpoint)
+    await Promise.all([projections?.thread?.terminate(), notifier?.thread?.terminate()]);
+    // each is seen down and started again once (after a short backoff)
+    await eventually(async () => [projections?.restarts, notifier?.restarts], ([p, n]) => p === 1 && n === 1);
+    expect([projections?.restarts, notifier?.restarts]).toEqual([1, 1]);
+    // a report while both are down is acknowledged (the intake does not need them) and seen once they are back
+    const reply = await h.request(commandSubject('attempt.succeed'), { attemptId: 't-2', drvPath: drv.drvPath, farm: 'farm1', machine: 'm2', outputs: { out: drv.out }, aterm: drv.aterm }, h.keys.farm1);
+    expect(reply).toMatchObject({ ok: true, repeat: false });
+    const attemptIds = (r: Record<string, unknown>): string[] => ((r.attempts as { attemptId: string }[] | undefined) ?? []).map((a) => a.attemptId);
+    const state = await eventually(() => h.request(querySubject('drv'), { hashPart: drv.hashPart }, null), (r) => attemptIds(r).includes('t-2'));
+    expect(attemptIds(state)).toContain('t-2');
+    await eventually(async () => notified.length, (n) => n >= 1);
+    sub.unsubscribe();
+    expect(notified.map((m) => (JSON.parse(Buffer.from(m.data).toString()) as { data: { attemptId: string } }).data.attemptId)).toContain('t-2');
+    const metrics = (await h.http('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^buildgraph_thread_restarts_total\{thread="projections"\} 1$/m);
+    expect(metrics).toMatch(/^buildgraph_thread_restarts_total\{thread="notifier"\} 1$/m);
+    expect(metrics).toMatch(/^buildgraph_thread_up\{thread="projections"\} 1$/m);
+    expect(metrics).toMatch(/^buildgraph_thread_up\{thread="notifier"\} 1$/m);
   });
 });

@@ -34,6 +34,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly threadUp = new Gauge({
+    name: 'buildgraph_thread_up',
+    help: 'Whether a worker thread (projections, notifier) is running: 1 up, 0 down and being restarted',
+    labelNames: ['thread'] as const,
+    registers: [this.registry],
+  });
+  readonly threadRestarts = new Counter({
+    name: 'buildgraph_thread_restarts_total',
+    help: 'Worker threads restarted after they died or stopped on an error',
+    labelNames: ['thread'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'buildgraph_' });
     this.projectionLag.set(-1);

@@ -87,7 +87,8 @@ class Notifier {
     const from = this.checkpoint.read();
     this.post({ type: 'log', level: 'log', message: `publishing events after position ${from} ${this.js ? `into JetStream stream ${EVENTS_STREAM}` : 'on core NATS (no JetStream)'}` });
     this.sub = this.store.subscribe({ from, batchSize: 500 }, (batch) => this.publishUntilDone(batch));
-    this.sub.done.catch((e: unknown) => this.post({ type: 'log', level: 'error', message: `notifier stopped: ${(e as Error).message}` }));
+    // the supervisor (threads/thread.ts) restarts the thread, which resumes from the checkpoint
+    this.sub.done.catch((e: unknown) => this.closing || this.post({ type: 'failed', message: `notifier stopped: ${(e as Error).message}` }));
   }
 
   /** NATS may be away for a while: keep the batch and retry, so no event is skipped. */

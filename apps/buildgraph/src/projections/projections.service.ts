@@ -3,11 +3,10 @@ import { EVENT_STORE, EventStore } from '@buildgraph/eventstore';
 import { ReadStore } from '@buildgraph/projections';
 import { mkdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { startThread } from '../threads/thread';
+import { SupervisedThread } from '../threads/thread';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
-import { POLICIES, ProjectionsWorkerData, ServiceMessage, WorkerMessage } from './projections.worker';
+import { POLICIES, ProjectionsWorkerData, WorkerMessage } from './projections.worker';
 
 /** How often each connection looks for the other's appends in the shared SQLite file. */
 export const FOLLOW_APPENDS_MS = 20;
@@ -21,9 +20,8 @@ export const FOLLOW_APPENDS_MS = 20;
 export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger('Projections');
   private readonly path: string;
-  private worker?: Worker;
+  private thread?: SupervisedThread<WorkerMessage>;
   private reader?: ReadStore;
-  private exited?: Promise<void>;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -39,24 +37,27 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
   /** Starts the thread and waits until the read store is open (catching up goes on in the background). */
   async onModuleInit(): Promise<void> {
     const data: ProjectionsWorkerData = { store: this.config.BUILDGRAPH_STORE, readStorePath: this.path, pollMs: FOLLOW_APPENDS_MS, tickMs: 1000 };
-    const worker = startThread(join(__dirname, `projections.worker${extname(__filename)}`), 'runProjectionsWorker', data);
-    this.worker = worker;
-    this.exited = new Promise((r) => worker.once('exit', () => r()));
-    await new Promise<void>((ready, fail) => {
-      worker.on('message', (m: WorkerMessage) => {
-        if (m.type === 'ready') ready();
-        else if (m.type === 'failed') fail(new Error(`read models: ${m.message}`));
-        else if (m.type === 'log') this.log[m.level]({ ...m.details }, m.message);
-      });
-      worker.once('error', (e) => {
-        this.log.error({ err: e }, 'projections thread failed');
-        fail(e);
-      });
-      worker.once('exit', (code) => fail(new Error(`projections thread exited with ${code} before it was ready`)));
+    this.thread = new SupervisedThread<WorkerMessage>({
+      name: 'projections',
+      module: join(__dirname, `projections.worker${extname(__filename)}`),
+      entry: 'runProjectionsWorker',
+      data,
+      log: this.log,
+      onMessage: (m) => {
+        if (m.type === 'log') this.log[m.level]({ ...m.details }, m.message);
+      },
+      onUp: (up) => this.metrics.threadUp.set({ thread: 'projections' }, up ? 1 : 0),
+      onRestart: () => this.metrics.threadRestarts.inc({ thread: 'projections' }),
     });
+    await this.thread.start();
     this.reader = new ReadStore(this.path, { readonly: true });
     this.timer = setInterval(() => void this.updateMetrics(), 1000);
     this.timer.unref();
+  }
+
+  /** The supervised thread (tests kill it as a crash would). */
+  get supervisor(): SupervisedThread<WorkerMessage> | undefined {
+    return this.thread;
   }
 
   /** The read models, read-only. */
@@ -80,14 +81,8 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    const worker = this.worker;
-    if (worker) {
-      worker.postMessage({ type: 'stop' } satisfies ServiceMessage);
-      // a thread still catching up a long log is not waited for: its checkpoint says where to resume
-      const late = setTimeout(() => void worker.terminate(), this.config.BUILDGRAPH_SHUTDOWN_GRACE_MS);
-      await this.exited;
-      clearTimeout(late);
-    }
+    // a thread still catching up a long log is not waited for: its checkpoint says where to resume
+    await this.thread?.stop(this.config.BUILDGRAPH_SHUTDOWN_GRACE_MS);
     this.reader?.close();
   }
 }

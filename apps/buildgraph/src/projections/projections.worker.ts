@@ -92,8 +92,9 @@ export async function runProjectionsWorker(data: ProjectionsWorkerData, port: Me
     await runner.catchUp();
     if (stopping) return;
     await runner.start();
-    runner.done.catch((e: unknown) => post({ type: 'log', level: 'error', message: `projections stopped: ${(e as Error).message}` }));
-  })().catch((e: unknown) => post({ type: 'log', level: 'error', message: `projections failed: ${(e as Error).message}` }));
+    // the supervisor (threads/thread.ts) restarts the thread, which resumes from the checkpoint
+    runner.done.catch((e: unknown) => stopping || post({ type: 'failed', message: `projections stopped: ${(e as Error).message}` }));
+  })().catch((e: unknown) => stopping || post({ type: 'failed', message: `projections failed: ${(e as Error).message}` }));
   port.on('message', (m: ServiceMessage) => {
     if (m.type !== 'stop' || stopping) return;
     stopping = true;
