@@ -17,6 +17,7 @@ export class ReadModelsService {
   private readonly negativeCache: NegativeCacheConfig;
   /** hashPart -> drvPath of registered derivations (insertion order: the oldest is dropped first) */
   private readonly drvPaths = new Map<string, string>();
+  private positionThisTurn: bigint | undefined;
 
   constructor(
     private readonly projections: ProjectionsService,
@@ -24,6 +25,18 @@ export class ReadModelsService {
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
   ) {
     this.negativeCache = { ...DEFAULT_NEGATIVE_CACHE, failureTtlMs: config.BUILDGRAPH_FAILURE_TTL_SECONDS * 1000 };
+  }
+
+  /**
+   * The read models' committed position, read at most once per turn of the event loop: the queries
+   * answered in one turn share it (a position read earlier can only understate what an answer includes).
+   */
+  private position(): bigint {
+    if (this.positionThisTurn === undefined) {
+      this.positionThisTurn = this.projections.position;
+      setImmediate(() => (this.positionThisTurn = undefined));
+    }
+    return this.positionThisTurn;
   }
 
   /** `at`: the read models' position read before the answer, so it never overstates what the answer includes. */
@@ -58,14 +71,14 @@ export class ReadModelsService {
   async shouldBuild(hashPart: unknown, force: boolean): Promise<Reply<object>> {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
-    const at = this.projections.position;
+    const at = this.position();
     return this.guard(() => this.answer(at, { drvPath: d.drvPath, ...shouldBuild(this.projections.readStore, d.drvPath, { force, now: new Date(), config: this.negativeCache }) }));
   }
 
   async downstream(hashPart: unknown): Promise<Reply<object>> {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
-    const at = this.projections.position;
+    const at = this.position();
     return this.guard(() => this.answer(at, { drvPath: d.drvPath, ...downstream(this.projections.readStore, d.drvPath, { limit: 10000 }) }));
   }
 
@@ -73,27 +86,27 @@ export class ReadModelsService {
     const d = await this.drvPathOf(hashPart);
     if (!d.ok) return d.reply;
     if (typeof attemptId !== 'string' || !ID.test(attemptId)) return errorReply('INVALID_ARGUMENT', 'attemptId must be 1-128 characters of [A-Za-z0-9_-:@]', { field: 'attemptId' });
-    const at = this.projections.position;
+    const at = this.position();
     const trace = attemptTrace(this.projections.readStore, d.drvPath, attemptId);
     return trace ? this.answer(at, { trace }) : errorReply('NOT_FOUND', `no attempt ${attemptId} of ${d.drvPath} in the read models`, { attemptId });
   }
 
   group(groupId: unknown): Reply<object> {
     if (typeof groupId !== 'string' || !ID.test(groupId)) return errorReply('INVALID_ARGUMENT', 'groupId must be 1-128 characters of [A-Za-z0-9_-:@]', { field: 'groupId' });
-    const at = this.projections.position;
+    const at = this.position();
     const g = group(this.projections.readStore, groupId);
     return g ? this.answer(at, { group: g }) : errorReply('NOT_FOUND', `no group ${groupId}`, { groupId });
   }
 
   incoherence(): Reply<object> {
-    const at = this.projections.position;
+    const at = this.position();
     return this.guard(() => this.answer(at, { incoherence: incoherence(this.projections.readStore) }));
   }
 
   fodsDue(olderThanDays?: unknown): Reply<object> {
     const days = olderThanDays === undefined || olderThanDays === '' ? this.config.BUILDGRAPH_FOD_REVERIFY_DAYS : Number(olderThanDays);
     if (!Number.isFinite(days) || days < 0) return errorReply('INVALID_ARGUMENT', 'olderThanDays must be a number >= 0', { field: 'olderThanDays' });
-    const at = this.projections.position;
+    const at = this.position();
     return this.guard(() => this.answer(at, { fods: fodsDue(this.projections.readStore, { now: new Date(), olderThanMs: days * 86400_000 }) }));
   }
 }
