@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { CustomStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -9,7 +9,7 @@ import { ServiceConfig } from './config/config';
 import { addCommandRoutes } from './http/openapi';
 import { logRequests } from './http/request-log';
 import { natsOptions } from './nats/nats.module';
-import { PlainReplySerializer, RawRequestDeserializer } from './nats/wire-codec';
+import { PlainReplySerializer, RawRequestDeserializer, SubjectRoutedNatsServer } from './nats/wire-codec';
 import { createServer } from 'node:net';
 
 export interface RunningService {
@@ -31,21 +31,16 @@ export async function startService(config: ServiceConfig, opts: { logger?: boole
   });
   if (opts.logger !== false) app.useLogger(app.get(Logger));
   if (config.BUILDGRAPH_NATS_URL) {
-    app.connectMicroservice<MicroserviceOptions>(
-      {
-        transport: Transport.NATS,
-        options: {
-          ...natsOptions(config, 'buildgraph-intake'),
-          queue: config.BUILDGRAPH_NATS_QUEUE,
-          // on close: unsubscribe, let the replies in flight go out, then close the connection
-          gracefulShutdown: true,
-          gracePeriod: 300,
-          serializer: new PlainReplySerializer(),
-          deserializer: new RawRequestDeserializer(),
-        },
-      },
-      { inheritAppConfig: true },
-    );
+    const server: SubjectRoutedNatsServer = new SubjectRoutedNatsServer({
+      ...natsOptions(config, 'buildgraph-intake'),
+      queue: config.BUILDGRAPH_NATS_QUEUE,
+      // on close: unsubscribe, let the replies in flight go out, then close the connection
+      gracefulShutdown: true,
+      gracePeriod: 300,
+      serializer: new PlainReplySerializer(() => server.maxPayload()),
+      deserializer: new RawRequestDeserializer(),
+    });
+    app.connectMicroservice<CustomStrategy>({ strategy: server }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   const doc = new DocumentBuilder()

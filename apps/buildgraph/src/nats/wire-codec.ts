@@ -1,5 +1,6 @@
 import { Deserializer, IncomingRequest, Serializer, ServerNats } from '@nestjs/microservices';
 import { errorReply } from '@buildgraph/contracts';
+import type { NatsConnection } from 'nats';
 
 /**
  * The wire is plain JSON, not Nest's `{pattern, data, id}` envelope, so any NATS client can talk to us
@@ -59,5 +60,14 @@ export class PlainReplySerializer implements Serializer<OutgoingPacket, { data: 
 export class SubjectRoutedNatsServer extends ServerNats {
   override getRouteFromPattern(pattern: string): string {
     return pattern.startsWith('{') ? super.getRouteFromPattern(pattern) : pattern;
+  }
+
+  /** The connected server's max_payload (the NATS default until connected). */
+  maxPayload(): number {
+    try {
+      return this.unwrap<NatsConnection>().info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    } catch {
+      return DEFAULT_MAX_PAYLOAD;
+    }
   }
 }
