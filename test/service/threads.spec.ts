@@ -92,5 +92,10 @@ describeWith(['nats-server', 'nix-instantiate'], 'read models, policies and noti
     expect(metrics).toMatch(/^buildgraph_thread_restarts_total\{thread="notifier"\} 1$/m);
     expect(metrics).toMatch(/^buildgraph_thread_up\{thread="projections"\} 1$/m);
     expect(metrics).toMatch(/^buildgraph_thread_up\{thread="notifier"\} 1$/m);
+    const health = await h.http('GET', '/health');
+    expect(health.body).toMatchObject({
+      ready: true,
+      checks: { projections: { ok: true, detail: 'up; restarted 1 times' }, notifier: { ok: true, detail: 'up; restarted 1 times' } },
+    });
   });
 });

@@ -4,6 +4,9 @@ import { EVENT_STORE, EventStore } from '@buildgraph/eventstore';
 import type { Response } from '../http/wire';
 import { NatsConnection } from 'nats';
 import { NATS_CONNECTION } from '../nats/nats.tokens';
+import { NotifierService } from '../notifier/notifier.service';
+import { ProjectionsService } from '../projections/projections.service';
+import type { SupervisedThread } from '../threads/thread';
 
 type Check = { ok: boolean; detail: string };
 
@@ -18,10 +21,12 @@ export class HealthController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection | null,
+    private readonly projections: ProjectionsService,
+    private readonly notifier: NotifierService,
   ) {}
 
   @Get()
-  @ApiOkResponse({ description: '{ok, live, ready, checks: {store, nats}}; 503 when not ready' })
+  @ApiOkResponse({ description: '{ok, live, ready, checks: {store, nats, projections, notifier}}; 503 when not ready (store or NATS; the worker threads are reported, not counted)' })
   async health(@Res() res: Response): Promise<void> {
     const store: Check = await withTimeout(this.store.headPosition(), 2000).then(
       (head) => ({ ok: true, detail: `head position ${head}` }),
@@ -35,8 +40,14 @@ export class HealthController {
             (rtt) => ({ ok: true, detail: `${this.nc?.getServer()} rtt ${rtt} ms` }),
             (e: Error) => ({ ok: false, detail: `disconnected: ${e.message}` }),
           );
+    // the worker threads are reported, not counted for readiness: the intake acknowledges without them,
+    // and a thread that went down is being restarted (buildgraph_thread_up is the thing to alert on)
+    const thread = (t: SupervisedThread<{ type: string }> | undefined, off: string): Check =>
+      !t ? { ok: true, detail: off } : { ok: t.up, detail: `${t.up ? 'up' : 'down, restarting'}; restarted ${t.restarts} times` };
+    const projections = thread(this.projections.supervisor as SupervisedThread<{ type: string }> | undefined, 'not started');
+    const notifier = thread(this.notifier.supervisor as SupervisedThread<{ type: string }> | undefined, 'not configured (no NATS)');
     const ready = store.ok && nats.ok;
-    res.status(ready ? 200 : 503).send({ ok: ready, live: true, ready, checks: { store, nats } });
+    res.status(ready ? 200 : 503).send({ ok: ready, live: true, ready, checks: { store, nats, projections, notifier } });
   }
 
   @Get('live')

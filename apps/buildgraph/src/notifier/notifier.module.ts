@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
 import { NotifierService } from './notifier.service';
 
-@Module({ providers: [NotifierService] })
+@Module({ providers: [NotifierService], exports: [NotifierService] })
 export class NotifierModule {}

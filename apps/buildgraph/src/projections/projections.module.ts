@@ -4,5 +4,5 @@ import { ReadModelsHttpController } from './read-models.http.controller';
 import { ReadModelsNatsController } from './read-models.nats.controller';
 import { ReadModelsService } from './read-models.service';
 
-@Module({ providers: [ProjectionsService, ReadModelsService], controllers: [ReadModelsHttpController, ReadModelsNatsController] })
+@Module({ providers: [ProjectionsService, ReadModelsService], controllers: [ReadModelsHttpController, ReadModelsNatsController], exports: [ProjectionsService] })
 export class ProjectionsModule {}
