@@ -32,6 +32,7 @@ import {
   type ResultPoisoned,
   type GroupEvent,
   type PolicyCommand,
+  type ResultInvalidated,
   type ValidResultsDoc,
 } from '@buildgraph/domain';
 import {
@@ -79,39 +80,13 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
   private async invalidate(event: ResultPoisoned, ctx: ProcessorContext, only?: AttemptRef): Promise<void> {
     const planned = process.hrtime.bigint();
     const cpu = process.cpuUsage();
-    const consumers = new PrefixIndex(
-      ctx.store,
-      CONSUMERS,
-      (p) => consumersOf(ctx.store, p),
-      this.opts.bulkAfter,
-    );
-    const unreported = new PrefixIndex(
-      ctx.store,
-      UNREPORTED,
-      (d) => unreportedConsumersOf(ctx.store, d),
-      this.opts.bulkAfter,
-    );
-    // the compact index, not drv-state: ~100 bytes to parse per drv instead of ~700
-    const results = new BulkDocs<ValidResultsDoc>(
-      ctx.store,
-      VALID_RESULTS,
-      (d) => ctx.docs.get<ValidResultsDoc>(VALID_RESULTS, d),
-      this.opts.bulkAfter,
-    );
-    const levels = planInvalidation(
-      event,
-      {
-        validResults: (d) => results.get(d),
-        consumersOf: (p) => consumers.lookup(p),
-        unreportedConsumersOf: (d) => unreported.lookup(d),
-      },
-      only,
-    );
+    // planned in its own call: the loaded indexes (~100 MB for a stdenv) can be collected while appending
+    const levels = this.plan(event, ctx, only);
     const appending = process.hrtime.bigint();
-    // one multi-stream append in topological order (levels one after another): SQLite commits it in
-    // a few large transactions; other stores append one by one, in the same order
-    // the events as planned (plain JSON data, no undefined fields): no toStored copy, and their one
-    // shared metadata object stays shared
+    // one multi-stream append in topological order (level after level): SQLite commits it in one
+    // large transaction per 100k, other stores append one by one in the same order. The events go as
+    // planned (plain JSON data, no undefined fields): no toStored copy, and their one shared metadata
+    // object stays shared (serialised once)
     const appends: StreamAppend[] = [];
     for (const level of levels)
       for (const e of level)
@@ -136,6 +111,37 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
       cpuSeconds: (used.user + used.system) / 1e6,
       events: appends.length,
     };
+  }
+
+  private plan(event: ResultPoisoned, ctx: ProcessorContext, only?: AttemptRef): ResultInvalidated[][] {
+    const consumers = new PrefixIndex(
+      ctx.store,
+      CONSUMERS,
+      (p) => consumersOf(ctx.store, p),
+      this.opts.bulkAfter,
+    );
+    const unreported = new PrefixIndex(
+      ctx.store,
+      UNREPORTED,
+      (d) => unreportedConsumersOf(ctx.store, d),
+      this.opts.bulkAfter,
+    );
+    // the compact index, not drv-state: ~100 bytes to parse per drv instead of ~700
+    const results = new BulkDocs<ValidResultsDoc>(
+      ctx.store,
+      VALID_RESULTS,
+      (d) => ctx.docs.get<ValidResultsDoc>(VALID_RESULTS, d),
+      this.opts.bulkAfter,
+    );
+    return planInvalidation(
+      event,
+      {
+        validResults: (d) => results.get(d),
+        consumersOf: (p) => consumers.lookup(p),
+        unreportedConsumersOf: (d) => unreported.lookup(d),
+      },
+      only,
+    );
   }
 }
 
