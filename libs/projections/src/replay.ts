@@ -32,7 +32,7 @@ export interface ReplayResult {
 }
 
 /** Documents replay keeps in memory (as objects) before spilling the oldest half: bounds the RSS. */
-export const REPLAY_CACHE_DOCS = 100_000;
+export const REPLAY_CACHE_DOCS = 40_000;
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   if (existsSync(opts.out) && !opts.overwrite) {
