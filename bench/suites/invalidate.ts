@@ -5,6 +5,7 @@
  * runner's read models hold them too (its poll cannot run before that). The limit beneath it:
  * appending the same number of small events to as many streams, as fast as the store takes them.
  */
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,12 +103,24 @@ const suite: BenchSuite = async ({ quick }) => {
   const seconds = secondsSince(start);
   const used = process.cpuUsage(cpu);
   await runner.stop();
+  // a digest of what the policy appended, in log order (ids, data and metadata): a change to the
+  // policy's code must leave it equal
   let invalidated = 0;
+  const digest = createHash('sha256');
   for await (const batch of store.readAll({
     from: appended.position,
     filter: { eventTypes: ['ResultInvalidated'] },
-  }))
+  })) {
     invalidated += batch.length;
+    for (const e of batch)
+      digest.update(
+        `${e.stream}\n${e.id}\n${JSON.stringify(e.data)}\n${JSON.stringify({
+          ...e.metadata,
+          // the poisoning's time (this run's clock): equal to it, or the digest changes
+          recordedAt: e.metadata.recordedAt === poison.metadata.recordedAt ? 'poison' : e.metadata.recordedAt,
+        })}\n`,
+      );
+  }
   // the limit: as many single-event appends to distinct streams, all in flight at once
   const limitStart = process.hrtime.bigint();
   const data = { note: 'x'.repeat(400) };
@@ -145,6 +158,8 @@ const suite: BenchSuite = async ({ quick }) => {
         invalidated / (policy.last.planSeconds + policy.last.appendSeconds),
       ),
       read_model_catch_up_s: round(catchUpSeconds, 1),
+      // the first 48 bits, as a number (metrics are numbers)
+      invalidated_digest: parseInt(digest.digest('hex').slice(0, 12), 16),
     },
     limits: {
       raw_appends_same_count_s: round(limitSeconds),

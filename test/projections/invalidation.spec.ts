@@ -8,6 +8,7 @@ import {
   VALID_RESULTS,
   fromStored,
   planInvalidation,
+  planInvalidationCompact,
   topologicalLevels,
   type ResultInvalidated,
   type ValidResultsDoc,
@@ -24,6 +25,7 @@ import {
   consumersOf,
   decodeEvent,
   drvState,
+  loadInvalidationGraph,
   unreportedConsumersOf,
 } from '@buildgraph/projections';
 import { Farm, type Drv } from './support';
@@ -129,6 +131,7 @@ describe('invalidation policy', () => {
         .sort(),
     ).toEqual([w.app.drvPath, w.tool.drvPath, w.silent.drvPath].sort());
     expect(plan(1)).toEqual(seeking);
+    expect(planInvalidationCompact(root, loadInvalidationGraph(rs)!)).toEqual(seeking);
   });
 
   it('two replicas running the policy on one store append each invalidation once', async () => {

@@ -11,6 +11,7 @@ import {
   idempotencyKeys,
   makeEvent,
   planInvalidation,
+  planInvalidationCompact,
   type DomainEvent,
   type DrvStateDoc,
   type InvalidationView,
@@ -18,6 +19,7 @@ import {
   type ValidResultsDoc,
   type ValidResultsView,
 } from '@buildgraph/domain';
+import { buildInvalidationGraph } from '@buildgraph/projections';
 import { historyEvents } from '../support/history';
 import { project } from './support';
 
@@ -93,6 +95,16 @@ describe('valid-results', () => {
     );
     expect(compact.flat().length).toBeGreaterThan(1000);
     expect(compact).toEqual(full);
+    // the numbered graph (what the policy walks for a large poisoning) plans the same, event for event
+    const rows = [...after.get(VALID_RESULTS)!.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, d]): [string, string] => [k, JSON.stringify(d)]);
+    const graph = buildInvalidationGraph({
+      validResults: rows,
+      consumers: () => [...after.get(CONSUMERS)!.keys()].sort(),
+      unreported: () => [...after.get(UNREPORTED)!.keys()].sort(),
+    })!;
+    expect(planInvalidationCompact(root, graph)).toEqual(compact);
     const invalidated = project([...events, root, ...compact.flat()]);
     expectSameAsDrvState(invalidated);
     // nothing downstream of the stdenv is trusted any more

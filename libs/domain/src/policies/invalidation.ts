@@ -160,6 +160,202 @@ export function planInvalidation(
   );
 }
 
+/**
+ * The same indexes as an InvalidationView, numbered once: drvs and store paths are integers, the
+ * consumer links integer arrays (CSR: the refs of node i are [start[i], start[i+1])), so a walk over a
+ * stdenv's 366k links compares and indexes numbers instead of hashing path strings. Built by the
+ * caller from one scan of each index (libs/projections); the plan is the same as over the view.
+ */
+export interface InvalidationGraph {
+  /** drv number -> path; a drv without valid results has a number too if an index names it */
+  readonly drvPaths: readonly string[];
+  /** true if drv numbers ascend with their paths (JavaScript order) for every drv with results */
+  readonly drvNumbersSorted: boolean;
+  /** the drv's number, or -1 */
+  drvNumber(drvPath: string): number;
+  /** the store path's number, or -1 if no index and no result names it */
+  storePathNumber(storePath: string): number;
+  /** store path number -> path */
+  readonly storePaths: readonly string[];
+  /** per store path: the attempts whose reported inputs include it (drv number, attemptId) */
+  readonly consumerStart: Int32Array;
+  readonly consumerDrv: Int32Array;
+  readonly consumerAttempt: readonly string[];
+  /** per drv: the successful attempts of drvs listing it among their inputDrvs that reported no inputs */
+  readonly unreportedStart: Int32Array;
+  readonly unreportedDrv: Int32Array;
+  readonly unreportedAttempt: readonly string[];
+  /** per drv: its serial (-1: no valid-results document) */
+  readonly serial: Float64Array;
+  /** per drv: its valid results [start, end) in resultAttempt; per result its outputs [start, end) */
+  readonly resultStart: Int32Array;
+  readonly resultAttempt: readonly string[];
+  readonly outputStart: Int32Array;
+  /** output store path numbers, in the order of the result's outputs object */
+  readonly outputPath: Int32Array;
+}
+
+interface CompactAffected {
+  drv: number;
+  because: { drvPath: string; outputPath: string };
+  consumers: number[];
+  /** result indexes (into resultAttempt) of the invalidated attempts */
+  results: number[];
+  outputPaths: number[];
+}
+
+/**
+ * planInvalidation over an InvalidationGraph: the same walk, step for step (same work-list order,
+ * same first `because`), so the same events in the same order.
+ */
+export function planInvalidationCompact(
+  root: ResultPoisoned,
+  g: InvalidationGraph,
+  only?: AttemptRef,
+): ResultInvalidated[][] {
+  const rootDrvPath = root.data.drvPath;
+  const rootDrv = g.drvNumber(rootDrvPath);
+  const nDrvs = g.drvPaths.length;
+  const entryOf = new Int32Array(nDrvs).fill(-1);
+  const byIndex: CompactAffected[] = [];
+  // store paths the index does not know (the root's own, perhaps) get numbers past the graph's
+  const nPaths = g.storePaths.length;
+  const extraPaths: string[] = [];
+  const pathNumber = (p: string): number => {
+    const n = g.storePathNumber(p);
+    if (n >= 0) return n;
+    let i = extraPaths.indexOf(p);
+    if (i < 0) i = extraPaths.push(p) - 1;
+    return nPaths + i;
+  };
+  const pathOf = (n: number): string => (n < nPaths ? g.storePaths[n] : extraPaths[n - nPaths]);
+  const seenPaths = new Uint8Array(nPaths);
+  const seenExtra = new Set<number>();
+  const seen = (n: number): boolean => (n < nPaths ? seenPaths[n] === 1 : seenExtra.has(n));
+  const markSeen = (n: number): void => {
+    if (n < nPaths) seenPaths[n] = 1;
+    else seenExtra.add(n);
+  };
+  const fellBack = new Uint8Array(nDrvs);
+  let rootFellBack = false;
+  // work list: path number, from drv (-2: the root, whatever its number), producer entry (-1: none)
+  const workPath: number[] = [];
+  const workFrom: number[] = [];
+  const workProducer: number[] = [];
+  for (const p of root.data.outputPaths) {
+    const n = pathNumber(p);
+    markSeen(n);
+    workPath.push(n);
+    workFrom.push(-2);
+    workProducer.push(-1);
+  }
+
+  const visit = (
+    drv: number,
+    attemptId: string,
+    from: number,
+    producer: number,
+    outputPath: number,
+  ): void => {
+    if (drv < 0 || drv === rootDrv) return;
+    const serial = g.serial[drv];
+    if (serial < 0) return;
+    let r = g.resultStart[drv];
+    const rEnd = g.resultStart[drv + 1];
+    while (r < rEnd && g.resultAttempt[r] !== attemptId) r++;
+    if (r === rEnd) return; // not a valid result any more: nothing to invalidate
+    let index = entryOf[drv];
+    if (index < 0) {
+      index = byIndex.length;
+      entryOf[drv] = index;
+      byIndex.push({
+        drv,
+        because: { drvPath: from === -2 ? rootDrvPath : g.drvPaths[from], outputPath: pathOf(outputPath) },
+        consumers: [],
+        results: [],
+        outputPaths: [],
+      });
+    }
+    const entry = byIndex[index];
+    if (producer >= 0) byIndex[producer].consumers.push(index);
+    if (entry.results.includes(r)) return;
+    entry.results.push(r);
+    for (let o = g.outputStart[r], oEnd = g.outputStart[r + 1]; o < oEnd; o++) {
+      const p = g.outputPath[o];
+      if (!entry.outputPaths.includes(p)) entry.outputPaths.push(p);
+      if (!seen(p)) {
+        markSeen(p);
+        workPath.push(p);
+        workFrom.push(drv);
+        workProducer.push(index);
+      }
+    }
+  };
+
+  const onlyDrv = only ? g.drvNumber(only.drvPath) : -1;
+  while (workPath.length > 0) {
+    const path = workPath.pop()!;
+    const from = workFrom.pop()!;
+    const producer = workProducer.pop()!;
+    if (only && from === -2) {
+      visit(onlyDrv, only.attemptId, from, producer, path);
+      continue;
+    }
+    if (path < nPaths)
+      for (let i = g.consumerStart[path], end = g.consumerStart[path + 1]; i < end; i++)
+        visit(g.consumerDrv[i], g.consumerAttempt[i], from, producer, path);
+    const fromDrv = from === -2 ? rootDrv : from;
+    if (from === -2 ? !rootFellBack : !fellBack[from]) {
+      if (from === -2) rootFellBack = true;
+      else fellBack[from] = 1;
+      if (fromDrv >= 0)
+        for (let i = g.unreportedStart[fromDrv], end = g.unreportedStart[fromDrv + 1]; i < end; i++)
+          visit(g.unreportedDrv[i], g.unreportedAttempt[i], from, producer, path);
+    }
+  }
+
+  const meta = {
+    commandId: root.id,
+    correlationId: root.metadata.correlationId,
+    causationId: root.id,
+    recordedAt: root.metadata.recordedAt,
+  };
+  const rootEventId = root.id;
+  let metadata: ResultInvalidated['metadata'] | undefined;
+  const eventFor = (a: CompactAffected): ResultInvalidated => {
+    const drvPath = g.drvPaths[a.drv];
+    const attemptIds = a.results.map((r) => g.resultAttempt[r]).sort();
+    const e = makeEvent(
+      'ResultInvalidated',
+      {
+        drvPath,
+        serial: g.serial[a.drv],
+        because: { drvPath: a.because.drvPath, outputPath: a.because.outputPath, rootEventId },
+        attemptIds,
+        outputPaths: a.outputPaths.map(pathOf).sort(),
+      },
+      idempotencyKeys.resultInvalidated(rootEventId, drvPath, attemptIds),
+      meta,
+    );
+    metadata ??= e.metadata;
+    e.metadata = metadata;
+    return e;
+  };
+  const order = g.drvNumbersSorted
+    ? (a: CompactAffected, b: CompactAffected) => a.drv - b.drv
+    : (a: CompactAffected, b: CompactAffected) => {
+        const x = g.drvPaths[a.drv];
+        const y = g.drvPaths[b.drv];
+        return x < y ? -1 : x > y ? 1 : 0;
+      };
+  return topologicalLevels(byIndex.map((a) => a.consumers)).map((level) =>
+    level
+      .map((i) => byIndex[i])
+      .sort(order)
+      .map(eventFor),
+  );
+}
+
 function byDrvPath(a: Affected, b: Affected): number {
   return a.drvPath < b.drvPath ? -1 : a.drvPath > b.drvPath ? 1 : 0;
 }
