@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
+import { compareUtf8 } from '@buildgraph/nix';
 
 /** rows per INSERT statement: one call into SQLite for many rows */
 const ROWS_PER_INSERT = 64;
@@ -186,25 +187,11 @@ export function isWideKey(key: string): boolean {
 const WIDE = /[\ud800-\uffff]/;
 
 /**
- * SQLite's order for TEXT keys (BINARY: UTF-8 bytes, i.e. code points). JavaScript's `<` compares
- * UTF-16 units, which agrees except between a surrogate pair and U+E000..U+FFFF: only keys with such
- * characters (`isWideKey`) need this slower comparison.
+ * SQLite's order for TEXT keys (BINARY: UTF-8 bytes, i.e. code points), the order Nix's std::map
+ * keeps too. JavaScript's `<` compares UTF-16 units, which agrees except between a surrogate pair and
+ * U+E000..U+FFFF: only keys with such characters (`isWideKey`) need this slower comparison.
  */
-export function compareKeys(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800 && y >= 0xd800) {
-      // surrogates (U+10000 and up) sort after U+E000..U+FFFF in code-point order
-      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-    }
-    return x - y;
-  }
-  return a.length - b.length;
-}
+export const compareKeys: (a: string, b: string) => number = compareUtf8;
 
 /** 32-bit FNV-1a of model and key, with a final mix so the low bits spread. */
 function hashOf(model: string, key: string): number {
