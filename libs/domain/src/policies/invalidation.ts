@@ -177,14 +177,18 @@ export interface InvalidationGraph {
   storePathNumber(storePath: string): number;
   /** store path number -> path */
   readonly storePaths: readonly string[];
-  /** per store path: the attempts whose reported inputs include it (drv number, attemptId) */
+  /**
+   * per store path: the attempts whose reported inputs include it, as (drv number, result number:
+   * an index into resultAttempt), in index key order; links to attempts that are not a valid result
+   * (the walk would skip them) are left out
+   */
   readonly consumerStart: Int32Array;
   readonly consumerDrv: Int32Array;
-  readonly consumerAttempt: readonly string[];
-  /** per drv: the successful attempts of drvs listing it among their inputDrvs that reported no inputs */
+  readonly consumerResult: Int32Array;
+  /** per drv: the successful attempts of drvs listing it among their inputDrvs that reported no inputs (same form) */
   readonly unreportedStart: Int32Array;
   readonly unreportedDrv: Int32Array;
-  readonly unreportedAttempt: readonly string[];
+  readonly unreportedResult: Int32Array;
   /** per drv: its serial (-1: no valid-results document) */
   readonly serial: Float64Array;
   /** per drv: its valid results [start, end) in resultAttempt; per result its outputs [start, end) */
@@ -250,20 +254,9 @@ export function planInvalidationCompact(
     workProducer.push(-1);
   }
 
-  const visit = (
-    drv: number,
-    attemptId: string,
-    from: number,
-    producer: number,
-    outputPath: number,
-  ): void => {
-    if (drv < 0 || drv === rootDrv) return;
-    const serial = g.serial[drv];
-    if (serial < 0) return;
-    let r = g.resultStart[drv];
-    const rEnd = g.resultStart[drv + 1];
-    while (r < rEnd && g.resultAttempt[r] !== attemptId) r++;
-    if (r === rEnd) return; // not a valid result any more: nothing to invalidate
+  // `r`: the result (a valid one: links to others are not in the graph)
+  const visit = (drv: number, r: number, from: number, producer: number, outputPath: number): void => {
+    if (drv === rootDrv) return;
     let index = entryOf[drv];
     if (index < 0) {
       index = byIndex.length;
@@ -292,25 +285,33 @@ export function planInvalidationCompact(
     }
   };
 
-  const onlyDrv = only ? g.drvNumber(only.drvPath) : -1;
+  let onlyDrv = -1;
+  let onlyResult = -1;
+  if (only) {
+    onlyDrv = g.drvNumber(only.drvPath);
+    if (onlyDrv >= 0)
+      for (let r = g.resultStart[onlyDrv]; r < g.resultStart[onlyDrv + 1]; r++)
+        if (g.resultAttempt[r] === only.attemptId) onlyResult = r;
+  }
   while (workPath.length > 0) {
     const path = workPath.pop()!;
     const from = workFrom.pop()!;
     const producer = workProducer.pop()!;
     if (only && from === -2) {
-      visit(onlyDrv, only.attemptId, from, producer, path);
+      // not a valid result any more: nothing to invalidate
+      if (onlyResult >= 0) visit(onlyDrv, onlyResult, from, producer, path);
       continue;
     }
     if (path < nPaths)
       for (let i = g.consumerStart[path], end = g.consumerStart[path + 1]; i < end; i++)
-        visit(g.consumerDrv[i], g.consumerAttempt[i], from, producer, path);
+        visit(g.consumerDrv[i], g.consumerResult[i], from, producer, path);
     const fromDrv = from === -2 ? rootDrv : from;
     if (from === -2 ? !rootFellBack : !fellBack[from]) {
       if (from === -2) rootFellBack = true;
       else fellBack[from] = 1;
       if (fromDrv >= 0)
         for (let i = g.unreportedStart[fromDrv], end = g.unreportedStart[fromDrv + 1]; i < end; i++)
-          visit(g.unreportedDrv[i], g.unreportedAttempt[i], from, producer, path);
+          visit(g.unreportedDrv[i], g.unreportedResult[i], from, producer, path);
     }
   }
 
