@@ -27,12 +27,18 @@ function cli(args: string[], input?: string): Promise<{ status: number | null; s
 }
 
 /** Runs `buildgraph subscribe ...` until it has printed `count` lines. */
-function subscribeLines(args: string[], count: number): { lines: Promise<string[]>; child: ChildProcess } {
+function subscribeLines(args: string[], count: number): { lines: Promise<string[]>; child: ChildProcess; ready: Promise<void> } {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', CLI, 'subscribe', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  // the CLI says on stderr when its subscription is in place: events published before it are not seen
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', () => /^(subscribed to|consuming) /m.test(err) && resolve());
+    child.once('exit', (code) => reject(new Error(`subscribe exited (${code}) before subscribing: ${err}`)));
+  });
+  ready.catch(() => undefined);
   const lines = new Promise<string[]>((resolve, reject) => {
     let out = '';
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const got = out.split('\n').filter((l) => l !== '');
@@ -43,7 +49,7 @@ function subscribeLines(args: string[], count: number): { lines: Promise<string[
     });
     child.once('exit', (code) => reject(new Error(`subscribe exited (${code}) after ${out.split('\n').length - 1} lines: ${err}`)));
   });
-  return { lines, child };
+  return { lines, child, ready };
 }
 
 describeWith(['nats-server', 'nix-instantiate', 'nix'], 'the buildgraph CLI', () => {
@@ -81,6 +87,7 @@ describeWith(['nats-server', 'nix-instantiate', 'nix'], 'the buildgraph CLI', ()
     durableFirst.child.kill();
     await durableFirst.lines.catch(() => undefined);
 
+    await live.ready;
     const sent = await cli(['report', 'drv.register', '-', '--key', keyFile, '--url', h.service.url], JSON.stringify({ aterm: drv.aterm }));
     expect(sent.status).toBe(0);
     const reply = JSON.parse(sent.stdout) as { ok: boolean; drvPath: string };

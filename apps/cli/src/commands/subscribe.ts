@@ -24,7 +24,11 @@ export function registerSubscribe(program: Command): void {
         process.stdout.write(Buffer.from(data).toString('utf8') + '\n');
       };
       if (!opts.durable) {
-        for await (const m of nc.subscribe(subject)) print(m.data);
+        const sub = nc.subscribe(subject);
+        // on stderr (stdout is only events): from here on, nothing published is missed
+        await nc.flush();
+        process.stderr.write(`subscribed to ${subject}\n`);
+        for await (const m of sub) print(m.data);
         return;
       }
       const jsm = await nc.jetstreamManager().catch(() => {
@@ -32,7 +36,9 @@ export function registerSubscribe(program: Command): void {
       });
       await jsm.consumers.add(EVENTS_STREAM, { durable_name: opts.durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
       const consumer = await nc.jetstream().consumers.get(EVENTS_STREAM, opts.durable);
-      for await (const m of await consumer.consume()) {
+      const messages = await consumer.consume();
+      process.stderr.write(`consuming ${subject} as durable ${opts.durable}\n`);
+      for await (const m of messages) {
         print(m.data);
         m.ack();
       }
