@@ -231,10 +231,17 @@ class Numbering {
   }
 }
 
+/**
+ * FNV-1a over at most 16 UTF-16 units of text[start, end): for a store path, from its hash part (past
+ * `/nix/store/`), which is what tells paths apart. Any other string hashes as well, if less evenly;
+ * equality is always checked on the whole string.
+ */
 function hashOf(text: string, start: number, end: number): number {
+  const from = end - start > 27 ? start + 11 : start;
+  const to = Math.min(end, from + 16);
   let h = 0x811c9dc5 | 0;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h ^ (end - start);
 }
 
 /**
