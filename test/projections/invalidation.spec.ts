@@ -131,7 +131,43 @@ describe('invalidation policy', () => {
         .sort(),
     ).toEqual([w.app.drvPath, w.tool.drvPath, w.silent.drvPath].sort());
     expect(plan(1)).toEqual(seeking);
-    expect(planInvalidationCompact(root, loadInvalidationGraph(rs)!)).toEqual(seeking);
+    const graph = loadInvalidationGraph(rs)!;
+    expect(planInvalidationCompact(root, graph)).toEqual(seeking);
+    // from one consumer only (a late success), and from one that is not a valid result
+    const seekingView = {
+      validResults: (d: string) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
+      consumersOf: (p: string) => consumersOf(rs, p),
+      unreportedConsumersOf: (d: string) => unreportedConsumersOf(rs, d),
+    };
+    for (const only of [
+      { drvPath: w.app.drvPath, attemptId: 'a1' },
+      { drvPath: w.app.drvPath, attemptId: 'no-such-attempt' },
+    ]) {
+      const expected = planInvalidation(root, seekingView, only);
+      expect(planInvalidationCompact(root, graph, only)).toEqual(expected);
+    }
+    expect(
+      planInvalidation(root, seekingView, { drvPath: w.app.drvPath, attemptId: 'a1' }).flat().length,
+    ).toBe(2);
+  });
+
+  it('a policy that walks the numbered graph from the first lookup appends what a seeking one plans', async () => {
+    const w = world();
+    await live.append(w.farm.log);
+    const { runner, rs } = live.runner('replica', [new InvalidationPolicy({ bulkAfter: 0 })]);
+    await runner.start();
+    const root = w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out]) as ResultPoisoned;
+    const expected = planInvalidation(root, {
+      validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
+      consumersOf: (p) => consumersOf(rs, p),
+      unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
+    });
+    await live.append([root]);
+    await live.settle();
+    expect(expected.flat()).toHaveLength(3);
+    expect((await invalidations(live)).map((e) => [e.id, e.data])).toEqual(
+      expected.flat().map((e) => [e.id, e.data]),
+    );
   });
 
   it('two replicas running the policy on one store append each invalidation once', async () => {
