@@ -51,6 +51,13 @@ function decision(d: ReturnType<typeof decideDrv> | ReturnType<typeof decideGrou
   return d.ok ? { ok: true, events: d.value.events, duplicates: d.value.duplicateOf ? [d.value.duplicateOf] : [] } : { ok: false, error: d.error };
 }
 
+/** Registering `aterm` (on the stream of `claimed`, which the decider checks against the text). */
+function registration(aterm: string, claimed: string | undefined, meta: CommandMetadata): Decide<DrvState> {
+  const command: DrvCommand = { type: 'RegisterDerivation', data: claimed ? { aterm, drvPath: claimed } : { aterm }, metadata: meta };
+  // the same text again is a repeat: skip re-parsing and re-hashing it on every attempt report
+  return (state) => (state.registered?.data.aterm === aterm ? { ok: true, events: [], duplicates: [state.registered] } : decision(decideDrv(command, state)));
+}
+
 /**
  * Turns a validated wire command into domain commands on the right streams and writes them. The reply
  * comes after the append is durable and names the events and their positions (decimal strings).
@@ -191,11 +198,7 @@ export class CommandExecutor {
   /** Registers an ATerm on the stream of `claimed` (checked against the text by the decider) or of the path it hashes to. */
   private async register(aterm: string, meta: CommandMetadata, claimed?: string): Promise<Written> {
     const drvPath = claimed ?? (await this.drvPathOf(aterm));
-    const command: DrvCommand = { type: 'RegisterDerivation', data: claimed ? { aterm, drvPath: claimed } : { aterm }, metadata: meta };
-    return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, (state) =>
-      // the same text again is a repeat: skip re-parsing and re-hashing it on every attempt report
-      state.registered?.data.aterm === aterm ? { ok: true, events: [], duplicates: [state.registered] } : decision(decideDrv(command, state)),
-    );
+    return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, registration(aterm, claimed, meta));
   }
 
   /** An attempt may carry its drv's ATerm; it must be the ATerm of the drvPath it reports for. */
@@ -210,10 +213,9 @@ export class CommandExecutor {
    */
   private writeDrv(drvPath: string, aterm: string | undefined, meta: CommandMetadata, decide: Decide<DrvState>): Promise<Written> {
     if (aterm === undefined) return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, decide);
-    const register: DrvCommand = { type: 'RegisterDerivation', data: { aterm, drvPath }, metadata: meta };
+    const register = registration(aterm, drvPath, meta);
     return this.writer.write(drvStreamName(drvPath), initialDrvState, evolveD, (state) => {
-      // the same text again is a repeat: skip re-parsing and re-hashing it on every attempt report
-      const registered = state.registered?.data.aterm === aterm ? { ok: true as const, events: [], duplicates: [state.registered] } : decision(decideDrv(register, state));
+      const registered = register(state);
       if (!registered.ok) return registered;
       const next = decide(registered.events.reduce(evolveD, state));
       if (!next.ok) return next;
