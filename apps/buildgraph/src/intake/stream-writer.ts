@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, isEventStoreError } from '@buildgraph/eventstore';
-import { DomainError, DomainEvent, fromStored } from '@buildgraph/domain';
+import { DomainError, DomainEvent, fromStored, withoutSignedBody } from '@buildgraph/domain';
 import { SERVICE_CONFIG, ServiceConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -43,10 +43,9 @@ function stored(e: DomainEvent): { id: string; type: string; data: unknown; meta
  * causationId), and never kept in folded state: decisions do not need it, and a log-sized body per
  * cached stream would add up.
  */
-function withoutSignedBody(e: DomainEvent): DomainEvent {
-  if (e.metadata.signer?.body === undefined) return e;
-  const { body: _body, ...signer } = e.metadata.signer;
-  return { ...e, metadata: { ...e.metadata, signer } } as DomainEvent;
+function withoutBody(e: DomainEvent): DomainEvent {
+  const metadata = withoutSignedBody(e.metadata);
+  return metadata === e.metadata ? e : ({ ...e, metadata } as DomainEvent);
 }
 
 /** Streams whose folded state is kept in memory; the least recently used beyond this are dropped. */
@@ -82,7 +81,7 @@ export class StreamWriter {
     const positions = base ? base.positions : new Map<string, bigint>();
     let revision = base ? base.revision : 'no-stream';
     for (const r of recorded) {
-      state = evolve(state, withoutSignedBody(fromStored(r)));
+      state = evolve(state, withoutBody(fromStored(r)));
       positions.set(r.id, r.position);
       revision = r.revision;
     }
@@ -137,12 +136,12 @@ export class StreamWriter {
         // the events go as they are: the store serialises each body once (JSON drops undefined fields)
         const result = await this.store.append(
           stream,
-          decision.events.map((e, i) => stored(i === 0 ? e : withoutSignedBody(e))),
+          decision.events.map((e, i) => stored(i === 0 ? e : withoutBody(e))),
           loaded.revision,
         );
         this.metrics.appendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
         const events = await this.positionsOf(stream, decision.events, result.nextRevision, result.position);
-        const state = decision.events.map(withoutSignedBody).reduce(evolve, loaded.state);
+        const state = decision.events.map(withoutBody).reduce(evolve, loaded.state);
         events.forEach((e) => loaded.positions.set(e.id, BigInt(e.position)));
         this.remember(stream, { state, revision: result.nextRevision, positions: loaded.positions });
         return { stream, repeat: false, events: [...known, ...events] };

@@ -1,3 +1,4 @@
+import { withoutSignedBody } from '@buildgraph/domain';
 import type { RecordedEvent } from '@buildgraph/eventstore';
 
 /** An event as the wire shows it: bigints as decimal strings. */
@@ -10,8 +11,5 @@ export function wireEvent(r: RecordedEvent): Record<string, unknown> {
  * signed request body, which can be a whole build log; the audit export (`/v1/events`) keeps it.
  */
 export function wireEventWithoutBody(r: RecordedEvent): Record<string, unknown> {
-  const signer = (r.metadata as { signer?: { body?: unknown } }).signer;
-  if (signer?.body === undefined) return wireEvent(r);
-  const { body: _body, ...rest } = signer;
-  return { ...wireEvent(r), metadata: { ...r.metadata, signer: rest } };
+  return { ...wireEvent(r), metadata: withoutSignedBody(r.metadata as { signer?: { body?: unknown } }) };
 }

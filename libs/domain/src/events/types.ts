@@ -21,6 +21,16 @@ export interface Signer {
   body?: string;
 }
 
+/**
+ * Metadata without the signed request body (who signed stays): for folded state, notifications and
+ * query replies, where a log-sized body per event is dead weight. The same object when it has none.
+ */
+export function withoutSignedBody<M extends { signer?: { body?: unknown } }>(metadata: M): M {
+  if (metadata.signer?.body === undefined) return metadata;
+  const { body: _body, ...signer } = metadata.signer;
+  return { ...metadata, signer };
+}
+
 export interface EventMetadata {
   /** version of this event type's data schema when it was written */
   schemaVersion: number;
