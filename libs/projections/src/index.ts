@@ -6,5 +6,6 @@ export * from './runner';
 export * from './models';
 export * from './queries';
 export * from './policies';
+export * from './invalidation-graph';
 export * from './replay';
 export * from './audit';
