@@ -6,7 +6,7 @@ import { NatsConnection } from 'nats';
 import { NATS_CONNECTION } from '../nats/nats.tokens';
 import { NotifierService } from '../notifier/notifier.service';
 import { ProjectionsService } from '../projections/projections.service';
-import type { SupervisedThread } from '../threads/thread';
+import type { ThreadStatus } from '../threads/thread';
 
 type Check = { ok: boolean; detail: string };
 
@@ -42,10 +42,10 @@ export class HealthController {
           );
     // the worker threads are reported, not counted for readiness: the intake acknowledges without them,
     // and a thread that went down is being restarted (buildgraph_thread_up is the thing to alert on)
-    const thread = (t: SupervisedThread<{ type: string }> | undefined, off: string): Check =>
+    const thread = (t: ThreadStatus | undefined, off: string): Check =>
       !t ? { ok: true, detail: off } : { ok: t.up, detail: `${t.up ? 'up' : 'down, restarting'}; restarted ${t.restarts} times` };
-    const projections = thread(this.projections.supervisor as SupervisedThread<{ type: string }> | undefined, 'not started');
-    const notifier = thread(this.notifier.supervisor as SupervisedThread<{ type: string }> | undefined, 'not configured (no NATS)');
+    const projections = thread(this.projections.supervisor, 'not started');
+    const notifier = thread(this.notifier.supervisor, 'not configured (no NATS)');
     const ready = store.ok && nats.ok;
     res.status(ready ? 200 : 503).send({ ok: ready, live: true, ready, checks: { store, nats, projections, notifier } });
   }

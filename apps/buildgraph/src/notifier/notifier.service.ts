@@ -36,12 +36,10 @@ export class NotifierService implements OnModuleInit, OnApplicationShutdown {
       entry: 'runNotifierWorker',
       data,
       log: this.log,
+      metrics: this.metrics,
       onMessage: (m) => {
         if (m.type === 'lag') this.metrics.notifierLag.set(m.events);
-        else if (m.type === 'log') this.log[m.level]({ ...m.details }, m.message);
       },
-      onUp: (up) => this.metrics.threadUp.set({ thread: 'notifier' }, up ? 1 : 0),
-      onRestart: () => this.metrics.threadRestarts.inc({ thread: 'notifier' }),
     });
     await this.thread.start();
   }

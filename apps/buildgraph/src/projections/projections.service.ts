@@ -43,11 +43,7 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
       entry: 'runProjectionsWorker',
       data,
       log: this.log,
-      onMessage: (m) => {
-        if (m.type === 'log') this.log[m.level]({ ...m.details }, m.message);
-      },
-      onUp: (up) => this.metrics.threadUp.set({ thread: 'projections' }, up ? 1 : 0),
-      onRestart: () => this.metrics.threadRestarts.inc({ thread: 'projections' }),
+      metrics: this.metrics,
     });
     await this.thread.start();
     this.reader = new ReadStore(this.path, { readonly: true });

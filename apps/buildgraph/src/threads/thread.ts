@@ -1,4 +1,6 @@
+import type { Logger } from '@nestjs/common';
 import { Worker } from 'node:worker_threads';
+import type { MetricsService } from '../metrics/metrics.service';
 
 /**
  * Loads a module in a worker thread and calls one of its exports with (data, parentPort): the compiled
@@ -26,18 +28,22 @@ export interface ThreadLog {
 /** What every supervised thread says besides its own messages. */
 export type LifecycleMessage = { type: 'ready' } | { type: 'failed'; message: string } | { type: 'stopped' };
 
+/** What /health shows of a supervised thread. */
+export interface ThreadStatus {
+  readonly up: boolean;
+  readonly restarts: number;
+}
+
 export interface SupervisedThreadOptions<M extends { type: string }> {
-  /** for log lines and metrics: 'projections', 'notifier' */
+  /** for log lines and the `thread` label of the metrics: 'projections', 'notifier' */
   name: string;
   module: string;
   entry: string;
   data: unknown;
-  /** every message that is not ready/failed/stopped */
-  onMessage(m: M): void;
-  log: { log(msg: string): void; error(obj: object, msg: string): void };
-  /** called with true when the thread is ready, false when it went down */
-  onUp?(up: boolean): void;
-  onRestart?(): void;
+  /** the thread's own messages (not ready/failed/stopped, and not log lines, which go to `log`) */
+  onMessage?(m: M): void;
+  log: Pick<Logger, 'log' | 'warn' | 'error'>;
+  metrics: Pick<MetricsService, 'threadUp' | 'threadRestarts'>;
   /** first restart delay, doubled each time up to maxBackoffMs; reset once a thread has stayed up a minute */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -50,7 +56,7 @@ export interface SupervisedThreadOptions<M extends { type: string }> {
  * thread is started again after a backoff, resuming from its own checkpoint; nothing is lost because
  * every thread re-reads the log from its checkpoint.
  */
-export class SupervisedThread<M extends { type: string }> {
+export class SupervisedThread<M extends { type: string }> implements ThreadStatus {
   private worker?: Worker;
   private stopping = false;
   private delay: number;
@@ -100,11 +106,14 @@ export class SupervisedThread<M extends { type: string }> {
           ready = true;
           this.up = true;
           this.upSince = Date.now();
-          this.opts.onUp?.(true);
+          this.opts.metrics.threadUp.set({ thread: this.opts.name }, 1);
           if (!first) this.opts.log.log(`${this.opts.name} thread is back`);
           resolve();
         } else if (m.type === 'failed') fail((m as { message: string }).message);
-        else if (m.type !== 'stopped') this.opts.onMessage(m as M);
+        else if (m.type === 'log') {
+          const line = m as unknown as ThreadLog;
+          this.opts.log[line.level]({ ...line.details }, line.message);
+        } else if (m.type !== 'stopped') this.opts.onMessage?.(m as M);
       });
       worker.once('error', (e) => fail(e.message, e));
       worker.once('exit', (code) => fail(`exited with ${code}`));
@@ -114,7 +123,7 @@ export class SupervisedThread<M extends { type: string }> {
   private markDown(): void {
     if (!this.up) return;
     this.up = false;
-    this.opts.onUp?.(false);
+    this.opts.metrics.threadUp.set({ thread: this.opts.name }, 0);
   }
 
   private scheduleRestart(): void {
@@ -125,7 +134,7 @@ export class SupervisedThread<M extends { type: string }> {
     this.restartTimer = setTimeout(() => {
       if (this.stopping) return;
       this.restarts++;
-      this.opts.onRestart?.();
+      this.opts.metrics.threadRestarts.inc({ thread: this.opts.name });
       void this.launch(false);
     }, delay);
     this.restartTimer.unref();
