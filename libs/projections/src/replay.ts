@@ -60,7 +60,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       // sorted sweep, so the docs b-tree is built by appending, once (docs/projections.md)
       spill,
       cacheSize: opts.cacheSize ?? REPLAY_CACHE_DOCS,
-      batchSize: 5000,
+      batchSize: 1000,
     });
     const to = typeof opts.to === 'bigint' ? (opts.to < head ? opts.to : head) : head;
     const until = opts.to instanceof Date ? opts.to.getTime() : undefined;
