@@ -6,7 +6,8 @@
  * appending the same number of small events to as many streams, as fast as the store takes them.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
@@ -15,6 +16,7 @@ import {
   idempotencyKeys,
   makeEvent,
   planInvalidation,
+  planInvalidationCompact,
   toStored,
   VALID_RESULTS,
   type DrvStateDoc,
@@ -30,6 +32,7 @@ import {
   consumersOf,
   decodeEvent,
   drvState,
+  loadInvalidationGraph,
   unreportedConsumersOf,
 } from '@buildgraph/projections';
 import { round, secondsSince, type BenchSuite } from '../harness';
@@ -94,7 +97,14 @@ const suite: BenchSuite = async ({ quick }) => {
   });
   const planSeconds = secondsSince(planStart);
   const planned = plan.reduce((n, l) => n + l.length, 0);
+  // what a policy without its kept graph does: load the graph from the read store, then walk it
+  const coldStart = process.hrtime.bigint();
+  const coldPlan = planInvalidationCompact(poison, loadInvalidationGraph(rs)!);
+  const coldPlanSeconds = secondsSince(coldStart);
+  if (coldPlan.flat().length !== planned) throw new Error('the graph walk plans otherwise than the seeking walk');
 
+  // BENCH_CPU_PROF=DIR: a CPU profile of this process from the poisoning to the read models' catch-up
+  const profiler = process.env.BENCH_CPU_PROF ? await startProfile() : undefined;
   const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   const appended = await store.append(drvStreamName(stdenv), [toStored(poison)], 'any');
@@ -102,6 +112,7 @@ const suite: BenchSuite = async ({ quick }) => {
     await new Promise((r) => setTimeout(r, 2));
   const seconds = secondsSince(start);
   const used = process.cpuUsage(cpu);
+  if (profiler) await stopProfile(profiler, join(process.env.BENCH_CPU_PROF!, `invalidate-${process.pid}.cpuprofile`));
   await runner.stop();
   // a digest of what the policy appended, in log order (ids, data and metadata): a change to the
   // policy's code must leave it equal
@@ -148,7 +159,13 @@ const suite: BenchSuite = async ({ quick }) => {
       // ... until the read models (this runner's) also hold every invalidation
       poison_to_read_models_updated_s: round(seconds),
       poison_to_read_models_updated_cpu_s: round((used.user + used.system) / 1e6),
+      // the seeking walk alone (no graph), before the poisoning is appended
       plan_only_s: round(planSeconds),
+      // a graph loaded from the read store, then walked (a policy that does not keep its graph)
+      cold_plan_s: round(coldPlanSeconds),
+      // the policy's load of its kept graph when the runner started (then followed commit by commit)
+      graph_load_s: round(policy.lastGraphLoadSeconds),
+      graph_loads: policy.graphLoads,
       poison_to_policy_start_s: round(Number(policy.last.startedAt - start) / 1e9),
       policy_plan_s: round(policy.last.planSeconds),
       policy_append_s: round(policy.last.appendSeconds),
@@ -172,6 +189,21 @@ const suite: BenchSuite = async ({ quick }) => {
     },
   };
 };
+
+async function startProfile(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Session, file: string): Promise<void> {
+  const { profile } = await session.post('Profiler.stop');
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, JSON.stringify(profile));
+  session.disconnect();
+}
 
 /** The stdenv-like root of the generated graph: the generator's facts name it. */
 function rootOf(drvs: number, extra: { poisonsPerThousand: number }): string {

@@ -170,6 +170,41 @@ describe('invalidation policy', () => {
     );
   });
 
+  it('a policy keeps its graph current between poisonings: the second plans from what was built since the first', async () => {
+    const w = world();
+    await live.append(w.farm.log);
+    const policy = new InvalidationPolicy({ bulkAfter: 0 });
+    const { runner, rs } = live.runner('replica', [policy]);
+    await runner.start();
+    await live.append([w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out])]);
+    await live.settle();
+    expect(await invalidations(live)).toHaveLength(3);
+    // lib, app and tool rebuilt (new attempts on the same paths), and a new consumer of app
+    w.farm.log.length = 0;
+    w.farm.built(w.lib, 'l2');
+    w.farm.built(w.app, 'a2');
+    w.farm.built(w.tool, 't2');
+    const viewer = w.farm.drv('viewer', [w.app]);
+    w.farm.built(viewer, 'v1');
+    await live.append(w.farm.log);
+    await live.settle();
+    const second = w.farm.poisoned(w.lib, 2, ['l2'], [w.lib.outputs.out]) as ResultPoisoned;
+    const expected = planInvalidation(second, {
+      validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
+      consumersOf: (p) => consumersOf(rs, p),
+      unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
+    });
+    expect(expected.flat().map((e) => e.data.drvPath).sort()).toEqual(
+      [w.app.drvPath, w.tool.drvPath, viewer.drvPath].sort(),
+    );
+    await live.append([second]);
+    await live.settle();
+    const all = await invalidations(live);
+    expect(all.slice(3).map((e) => [e.id, e.data])).toEqual(expected.flat().map((e) => [e.id, e.data]));
+    // loaded when the runner started, then followed: never loaded again
+    expect(policy.graphLoads).toBe(1);
+  });
+
   it('two replicas running the policy on one store append each invalidation once', async () => {
     const w = world();
     await live.append(w.farm.log);

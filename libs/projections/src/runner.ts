@@ -18,6 +18,15 @@ export interface Processor<E> {
   handle(event: E, ctx: ProcessorContext): Promise<void>;
   /** Called every `tickMs` while the runner follows the log (deadlines). */
   tick?(ctx: ProcessorContext): Promise<void>;
+  /** Called once when the runner starts following the log, before any event reaches `handle`. */
+  start?(ctx: ProcessorContext): void;
+  /** The read models whose committed changes `committed` receives. */
+  readonly watches?: readonly string[];
+  /**
+   * After every commit of the read models (catching up or live), the documents of `watches` that it
+   * changed (doc undefined: deleted), in key order per model; the commit includes checkpoint `position`.
+   */
+  committed?(changes: readonly DocChange[], position: bigint): void;
 }
 
 export interface ProcessorContext {
@@ -286,6 +295,7 @@ export class ProjectionRunner<E> implements DocReader {
       throw err;
     }
     this.pending = 0;
+    this.notifyCommitted(sorted);
     let size = 0;
     for (const c of this.models.values()) {
       c.blind.clear();
@@ -302,6 +312,22 @@ export class ProjectionRunner<E> implements DocReader {
           c.entries.delete(key);
         }
       }
+    }
+  }
+
+  /** Tells the processors that watch a model what the last commit changed in it. */
+  private notifyCommitted(sorted: readonly { c: ModelCache; keys: readonly string[] }[]): void {
+    for (const p of this.processors) {
+      if (!p.committed || !p.watches) continue;
+      const changes: DocChange[] = [];
+      for (const { c, keys } of sorted) {
+        if (!p.watches.includes(c.model)) continue;
+        for (const key of keys) {
+          const entry = c.entries.get(key);
+          changes.push({ model: c.model, key, doc: entry !== undefined ? entry.doc : c.blind.get(key) });
+        }
+      }
+      p.committed(changes, this.applied);
     }
   }
 
@@ -435,6 +461,7 @@ export class ProjectionRunner<E> implements DocReader {
    */
   async start(): Promise<void> {
     if (this.subscription) throw new ProjectionError('INVALID_ARGUMENT', 'runner already started');
+    for (const p of this.processors) p.start?.(this.ctx);
     for (const p of this.processors) {
       const from = this.opts.readStore.checkpoint(`processor:${p.name}`);
       if (from >= this.applied) continue;
