@@ -7,6 +7,7 @@ import {
   UNREPORTED,
   VALID_RESULTS,
   fromStored,
+  makeEvent,
   planInvalidation,
   planInvalidationCompact,
   topologicalLevels,
@@ -63,6 +64,49 @@ describe('topological levels', () => {
     expect(sorted(topologicalLevels([[1, 2, 1], [3], [3], []]))).toEqual([[0], [1, 2], [3]]);
     // 0 -> 1 -> 2 -> 1
     expect(sorted(topologicalLevels([[1], [2], [1]]))).toEqual([[0], [1, 2]]);
+  });
+});
+
+describe('the walk is the same whatever order a document lists its outputs in', () => {
+  it('a consumer of two outputs of one drv gets the same `because` from a cached and a stored document', () => {
+    // lib <- app (outputs out, dev) <- tool, which consumed both of app's outputs
+    const path = (name: string) => `/nix/store/${name.padEnd(32, '0')}-${name}`;
+    const drv = (name: string) => `${path(name)}.drv`;
+    const root = makeEvent(
+      'ResultPoisoned',
+      {
+        drvPath: drv('lib'),
+        serial: 1,
+        reason: 'spec',
+        scope: { kind: 'attempt', attemptId: 'l1' },
+        cause: 'operator',
+        attemptIds: ['l1'],
+        outputPaths: [path('lib')],
+      },
+      'spec-root',
+      { commandId: 'spec', recordedAt: '2026-01-01T00:00:00.000Z' },
+    ) as ResultPoisoned;
+    const consumers: Record<string, { drvPath: string; attemptId: string }[]> = {
+      [path('lib')]: [{ drvPath: drv('app'), attemptId: 'a1' }],
+      [path('appout')]: [{ drvPath: drv('tool'), attemptId: 't1' }],
+      [path('appdev')]: [{ drvPath: drv('tool'), attemptId: 't1' }],
+    };
+    const plan = (appOutputs: Record<string, string>) =>
+      planInvalidation(root, {
+        validResults: (d) =>
+          d === drv('app')
+            ? { serial: 0, results: { a1: { outputs: appOutputs } } }
+            : d === drv('tool')
+              ? { serial: 0, results: { t1: { outputs: { out: path('tool') } } } }
+              : undefined,
+        consumersOf: (p) => consumers[p] ?? [],
+        unreportedConsumersOf: () => [],
+      });
+    // as the farm reported them (a document fresh in the runner's cache), and in stored key order
+    const fresh = plan({ out: path('appout'), dev: path('appdev') });
+    const stored = plan({ dev: path('appdev'), out: path('appout') });
+    expect(fresh.flat().map((e) => e.data.drvPath)).toEqual([drv('app'), drv('tool')]);
+    expect(fresh).toEqual(stored);
   });
 });
 
