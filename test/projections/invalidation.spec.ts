@@ -13,6 +13,7 @@ import {
   topologicalLevels,
   type ResultInvalidated,
   type ValidResultsDoc,
+  type ValidResultsView,
   type ResultPoisoned,
 } from '@buildgraph/domain';
 import { join } from 'node:path';
@@ -93,7 +94,7 @@ describe('the walk is the same whatever order a document lists its outputs in', 
     };
     const plan = (appOutputs: Record<string, string>) =>
       planInvalidation(root, {
-        validResults: (d) =>
+        validResults: (d): ValidResultsView | undefined =>
           d === drv('app')
             ? { serial: 0, results: { a1: { outputs: appOutputs } } }
             : d === drv('tool')

@@ -76,15 +76,26 @@ class Links {
       const iEnd = bucket[g + 1];
       let sorted = true;
       for (let x = i + 1; x < iEnd && sorted; x++)
-        sorted = compare(addedDrv[order[x - 1]], addedAttempt[order[x - 1]], addedDrv[order[x]], addedAttempt[order[x]]) <= 0;
+        sorted =
+          compare(
+            addedDrv[order[x - 1]],
+            addedAttempt[order[x - 1]],
+            addedDrv[order[x]],
+            addedAttempt[order[x]],
+          ) <= 0;
       if (!sorted)
-        order.subarray(i, iEnd).sort((x, y) => compare(addedDrv[x], addedAttempt[x], addedDrv[y], addedAttempt[y]));
+        order
+          .subarray(i, iEnd)
+          .sort((x, y) => compare(addedDrv[x], addedAttempt[x], addedDrv[y], addedAttempt[y]));
       let j = g < oldGroups ? this.start[g] : 0;
       const jEnd = g < oldGroups ? this.start[g + 1] : 0;
       while (j < jEnd || i < iEnd) {
         let d: number;
         let a: number;
-        if (i >= iEnd || (j < jEnd && compare(this.drv[j], this.attempt[j], addedDrv[order[i]], addedAttempt[order[i]]) <= 0)) {
+        if (
+          i >= iEnd ||
+          (j < jEnd && compare(this.drv[j], this.attempt[j], addedDrv[order[i]], addedAttempt[order[i]]) <= 0)
+        ) {
           d = this.drv[j];
           a = this.attempt[j++];
         } else {
