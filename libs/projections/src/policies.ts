@@ -45,11 +45,10 @@ import {
 } from '@buildgraph/eventstore';
 import { attemptTrace, consumersOf, group, openGroups, unreportedConsumersOf } from './queries';
 import { PROJECTIONS, decodeEvent } from './models';
-import type { ReadStore } from './read-store';
+import type { DocChange, ReadStore } from './read-store';
 import { ProjectionRunner, type Processor, type ProcessorContext } from './runner';
 import { BulkDocs, PrefixIndex, loadInvalidationGraph } from './invalidation-graph';
 import { LiveInvalidationGraph } from './live-invalidation-graph';
-import type { DocChange } from './read-store';
 
 export type PolicyLog = (message: string, details?: Record<string, unknown>) => void;
 
@@ -77,7 +76,8 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
   /**
    * `bulkAfter`: index lookups in one walk after which it walks the whole graph in memory instead.
    * `keepGraph` (default true): load that graph when the runner starts and keep it current commit by
-   * commit (memory: ~150 bytes a link and a drv), instead of loading it for each large poisoning.
+   * commit (memory: ~120 bytes a link, a drv or a store path: ~70 MiB for 100k drvs), instead of
+   * loading it for each large poisoning.
    * `maxRows`: an index larger than this is never held in memory; the walk seeks (PrefixIndex, BulkDocs).
    */
   constructor(private readonly opts: { bulkAfter?: number; keepGraph?: boolean; maxRows?: number } = {}) {}
@@ -88,12 +88,14 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
 
   committed(changes: readonly DocChange[]): void {
     if (!this.live) return;
-    for (const change of changes) {
-      if (!this.live.apply(change)) {
-        // it cannot follow this change: loaded again when next needed
-        this.live = undefined;
-        return;
+    try {
+      for (const change of changes) {
+        // false: it cannot follow this change; loaded again when next needed
+        if (!this.live.apply(change)) throw CANNOT_FOLLOW;
       }
+    } catch {
+      // the commit stands whatever happens here: the graph is rebuilt from it, never trusted stale
+      this.live = undefined;
     }
   }
 
@@ -211,6 +213,7 @@ export class InvalidationPolicy implements Processor<DomainEvent> {
 }
 
 const TOO_MANY_LOOKUPS = Symbol('too many lookups');
+const CANNOT_FOLLOW = Symbol('the kept graph cannot follow this change');
 
 /** Runs a command against its aggregate: read the stream, decide, append at the revision read; retry on a race. */
 export async function executeCommand(
