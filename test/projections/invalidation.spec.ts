@@ -7,11 +7,13 @@ import {
   UNREPORTED,
   VALID_RESULTS,
   fromStored,
+  makeEvent,
   planInvalidation,
   planInvalidationCompact,
   topologicalLevels,
   type ResultInvalidated,
   type ValidResultsDoc,
+  type ValidResultsView,
   type ResultPoisoned,
 } from '@buildgraph/domain';
 import { join } from 'node:path';
@@ -63,6 +65,49 @@ describe('topological levels', () => {
     expect(sorted(topologicalLevels([[1, 2, 1], [3], [3], []]))).toEqual([[0], [1, 2], [3]]);
     // 0 -> 1 -> 2 -> 1
     expect(sorted(topologicalLevels([[1], [2], [1]]))).toEqual([[0], [1, 2]]);
+  });
+});
+
+describe('the walk is the same whatever order a document lists its outputs in', () => {
+  it('a consumer of two outputs of one drv gets the same `because` from a cached and a stored document', () => {
+    // lib <- app (outputs out, dev) <- tool, which consumed both of app's outputs
+    const path = (name: string) => `/nix/store/${name.padEnd(32, '0')}-${name}`;
+    const drv = (name: string) => `${path(name)}.drv`;
+    const root = makeEvent(
+      'ResultPoisoned',
+      {
+        drvPath: drv('lib'),
+        serial: 1,
+        reason: 'spec',
+        scope: { kind: 'attempt', attemptId: 'l1' },
+        cause: 'operator',
+        attemptIds: ['l1'],
+        outputPaths: [path('lib')],
+      },
+      'spec-root',
+      { commandId: 'spec', recordedAt: '2026-01-01T00:00:00.000Z' },
+    ) as ResultPoisoned;
+    const consumers: Record<string, { drvPath: string; attemptId: string }[]> = {
+      [path('lib')]: [{ drvPath: drv('app'), attemptId: 'a1' }],
+      [path('appout')]: [{ drvPath: drv('tool'), attemptId: 't1' }],
+      [path('appdev')]: [{ drvPath: drv('tool'), attemptId: 't1' }],
+    };
+    const plan = (appOutputs: Record<string, string>) =>
+      planInvalidation(root, {
+        validResults: (d): ValidResultsView | undefined =>
+          d === drv('app')
+            ? { serial: 0, results: { a1: { outputs: appOutputs } } }
+            : d === drv('tool')
+              ? { serial: 0, results: { t1: { outputs: { out: path('tool') } } } }
+              : undefined,
+        consumersOf: (p) => consumers[p] ?? [],
+        unreportedConsumersOf: () => [],
+      });
+    // as the farm reported them (a document fresh in the runner's cache), and in stored key order
+    const fresh = plan({ out: path('appout'), dev: path('appdev') });
+    const stored = plan({ dev: path('appdev'), out: path('appout') });
+    expect(fresh.flat().map((e) => e.data.drvPath)).toEqual([drv('app'), drv('tool')]);
+    expect(fresh).toEqual(stored);
   });
 });
 
@@ -168,6 +213,41 @@ describe('invalidation policy', () => {
     expect((await invalidations(live)).map((e) => [e.id, e.data])).toEqual(
       expected.flat().map((e) => [e.id, e.data]),
     );
+  });
+
+  it('a policy keeps its graph current between poisonings: the second plans from what was built since the first', async () => {
+    const w = world();
+    await live.append(w.farm.log);
+    const policy = new InvalidationPolicy({ bulkAfter: 0 });
+    const { runner, rs } = live.runner('replica', [policy]);
+    await runner.start();
+    await live.append([w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out])]);
+    await live.settle();
+    expect(await invalidations(live)).toHaveLength(3);
+    // lib, app and tool rebuilt (new attempts on the same paths), and a new consumer of app
+    w.farm.log.length = 0;
+    w.farm.built(w.lib, 'l2');
+    w.farm.built(w.app, 'a2');
+    w.farm.built(w.tool, 't2');
+    const viewer = w.farm.drv('viewer', [w.app]);
+    w.farm.built(viewer, 'v1');
+    await live.append(w.farm.log);
+    await live.settle();
+    const second = w.farm.poisoned(w.lib, 2, ['l2'], [w.lib.outputs.out]) as ResultPoisoned;
+    const expected = planInvalidation(second, {
+      validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
+      consumersOf: (p) => consumersOf(rs, p),
+      unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
+    });
+    expect(expected.flat().map((e) => e.data.drvPath).sort()).toEqual(
+      [w.app.drvPath, w.tool.drvPath, viewer.drvPath].sort(),
+    );
+    await live.append([second]);
+    await live.settle();
+    const all = await invalidations(live);
+    expect(all.slice(3).map((e) => [e.id, e.data])).toEqual(expected.flat().map((e) => [e.id, e.data]));
+    // loaded when the runner started, then followed: never loaded again
+    expect(policy.graphLoads).toBe(1);
   });
 
   it('two replicas running the policy on one store append each invalidation once', async () => {

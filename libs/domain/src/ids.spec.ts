@@ -24,4 +24,11 @@ describe('deterministic event ids', () => {
       v5('/nix/store/x-é.drv/ResultPoisoned/1', ns),
     );
   });
+
+  it('are the same for keys longer than the reused buffer, and for short keys after them', () => {
+    const ns = parse(EVENT_ID_NAMESPACE);
+    // past the 512-byte scratch buffer, in 1-, 2- and 3-byte UTF-8 characters, then short again
+    for (const key of ['a'.repeat(600), 'é'.repeat(400), '€'.repeat(5000), 'short', ''])
+      expect(eventId(key)).toBe(v5(key, ns));
+  });
 });

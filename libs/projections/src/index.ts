@@ -7,5 +7,6 @@ export * from './models';
 export * from './queries';
 export * from './policies';
 export * from './invalidation-graph';
+export * from './live-invalidation-graph';
 export * from './replay';
 export * from './audit';

@@ -20,7 +20,7 @@ import type { ReadStore } from './read-store';
  * UTF-16 units, each hit checked against the stored string. A Map keyed by freshly cut strings cost
  * a cut, a hash and young-generation garbage per key (366k for a stdenv).
  */
-class Numbering {
+export class Numbering {
   readonly strings: string[] = [];
   private hashes = new Int32Array(0);
   private table = new Int32Array(1 << 10).fill(-1);
@@ -138,7 +138,7 @@ export function buildInvalidationGraph(
     for (const attemptId in doc.results) {
       resultAttempt.push(attemptId);
       const outputs = doc.results[attemptId].outputs;
-      for (const name in outputs) outputPath.push(paths.number(outputs[name], 0, outputs[name].length));
+      for (const name of Object.keys(outputs).sort()) outputPath.push(paths.number(outputs[name], 0, outputs[name].length));
       outputStart.push(outputPath.length);
     }
     resultStart.push(resultAttempt.length);

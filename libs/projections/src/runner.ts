@@ -18,6 +18,15 @@ export interface Processor<E> {
   handle(event: E, ctx: ProcessorContext): Promise<void>;
   /** Called every `tickMs` while the runner follows the log (deadlines). */
   tick?(ctx: ProcessorContext): Promise<void>;
+  /** Called once when the runner starts following the log, before any event reaches `handle`. */
+  start?(ctx: ProcessorContext): void;
+  /** The read models whose committed changes `committed` receives. */
+  readonly watches?: readonly string[];
+  /**
+   * After every commit of the read models (catching up or live), the documents of `watches` that it
+   * changed (doc undefined: deleted), in key order per model; the commit includes checkpoint `position`.
+   */
+  committed?(changes: readonly DocChange[], position: bigint): void;
 }
 
 export interface ProcessorContext {
@@ -72,10 +81,21 @@ interface ModelCache {
   /** mixed into the key filter's hash so equal keys of different models differ */
   seed: number;
   entries: Map<string, Entry>;
+  /**
+   * keys of the entries made dirty since the last commit (outside spill mode): a flush reads these
+   * instead of scanning a cache of up to `cacheSize` entries for a live batch's few changes
+   */
+  dirty: string[];
   blind: Map<string, unknown>;
   /** a blind projection's model: written without being loaded */
   isBlind: boolean;
 }
+
+/**
+ * Events per live batch (one commit each) when the runner is behind: after a stdenv invalidation
+ * (91k events at once) 1000 a batch meant 92 commits, each rewriting pages all over the read store.
+ */
+const LIVE_BATCH = 10_000;
 
 export class ProjectionRunner<E> implements DocReader {
   private readonly models = new Map<string, ModelCache>();
@@ -144,6 +164,7 @@ export class ProjectionRunner<E> implements DocReader {
         model,
         seed: this.models.size + 1,
         entries: new Map(),
+        dirty: [],
         blind: new Map(),
         isBlind: false,
       };
@@ -227,6 +248,7 @@ export class ProjectionRunner<E> implements DocReader {
       }
       if (next !== entry.doc) {
         entry.doc = next;
+        if (!entry.dirty && !this.spill) c.dirty.push(key);
         entry.dirty = true;
       }
     }
@@ -242,7 +264,9 @@ export class ProjectionRunner<E> implements DocReader {
       by,
       message: (err as Error)?.message ?? String(err),
     };
-    this.modelCache(REJECTED_MODEL).entries.set(key, { doc, dirty: true });
+    const c = this.modelCache(REJECTED_MODEL);
+    if (!this.spill && c.entries.get(key)?.dirty !== true) c.dirty.push(key);
+    c.entries.set(key, { doc, dirty: true });
   }
 
   /** Commits the dirty documents and the checkpoint in one transaction, then trims the cache. */
@@ -255,8 +279,7 @@ export class ProjectionRunner<E> implements DocReader {
     // in key order: each model's rows go into the b-tree as a sweep over neighbouring pages, not at
     // random; and streamed into the transaction, so a large flush holds no second copy of its rows
     const sorted = [...this.models.values()].map((c) => {
-      const keys: string[] = [...c.blind.keys()];
-      for (const [key, entry] of c.entries) if (entry.dirty) keys.push(key);
+      const keys: string[] = [...c.blind.keys(), ...c.dirty];
       return { c, keys: keys.sort() };
     });
     const written = this.written;
@@ -279,6 +302,7 @@ export class ProjectionRunner<E> implements DocReader {
       // The cache is ahead of the file now: forget it, and the checkpoint decides where to resume.
       for (const c of this.models.values()) {
         c.entries.clear();
+        c.dirty = [];
         c.blind.clear();
       }
       this.applied = this.opts.readStore.checkpoint(this.checkpointName);
@@ -286,10 +310,12 @@ export class ProjectionRunner<E> implements DocReader {
       throw err;
     }
     this.pending = 0;
+    this.notifyCommitted(sorted);
     let size = 0;
     for (const c of this.models.values()) {
       c.blind.clear();
-      for (const entry of c.entries.values()) entry.dirty = false;
+      for (const key of c.dirty) c.entries.get(key)!.dirty = false;
+      c.dirty = [];
       size += c.entries.size;
     }
     // trim: drop the oldest clean entries, proportionally from each model
@@ -302,6 +328,22 @@ export class ProjectionRunner<E> implements DocReader {
           c.entries.delete(key);
         }
       }
+    }
+  }
+
+  /** Tells the processors that watch a model what the last commit changed in it. */
+  private notifyCommitted(sorted: readonly { c: ModelCache; keys: readonly string[] }[]): void {
+    for (const p of this.processors) {
+      if (!p.committed || !p.watches) continue;
+      const changes: DocChange[] = [];
+      for (const { c, keys } of sorted) {
+        if (!p.watches.includes(c.model)) continue;
+        for (const key of keys) {
+          const entry = c.entries.get(key);
+          changes.push({ model: c.model, key, doc: entry !== undefined ? entry.doc : c.blind.get(key) });
+        }
+      }
+      p.committed(changes, this.applied);
     }
   }
 
@@ -435,6 +477,7 @@ export class ProjectionRunner<E> implements DocReader {
    */
   async start(): Promise<void> {
     if (this.subscription) throw new ProjectionError('INVALID_ARGUMENT', 'runner already started');
+    for (const p of this.processors) p.start?.(this.ctx);
     for (const p of this.processors) {
       const from = this.opts.readStore.checkpoint(`processor:${p.name}`);
       if (from >= this.applied) continue;
@@ -442,7 +485,7 @@ export class ProjectionRunner<E> implements DocReader {
         await this.process(batch, [p]);
     }
     this.subscription = this.opts.events.subscribe(
-      { from: this.applied, batchSize: this.opts.batchSize },
+      { from: this.applied, batchSize: this.opts.batchSize ?? LIVE_BATCH },
       async (batch) => {
         this.apply(batch);
         this.flush();

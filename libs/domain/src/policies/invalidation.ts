@@ -101,8 +101,10 @@ export function planInvalidation(
     if (producer !== undefined) producer.consumers.push(entry.index);
     if (entry.attemptIds.includes(attemptId)) return;
     entry.attemptIds.push(attemptId);
+    // outputs in name order, not the document's key order: a document fresh from an event keeps the
+    // farm's order, one read back from a store its own, and the walk's order decides `because`
     const outputs = result.outputs;
-    for (const name in outputs) {
+    for (const name of Object.keys(outputs).sort()) {
       const p = outputs[name];
       if (!entry.outputPaths.includes(p)) entry.outputPaths.push(p);
       if (!seenPaths.has(p)) {
@@ -195,7 +197,7 @@ export interface InvalidationGraph {
   readonly resultStart: Int32Array;
   readonly resultAttempt: readonly string[];
   readonly outputStart: Int32Array;
-  /** output store path numbers, in the order of the result's outputs object */
+  /** output store path numbers, in the order of the result's output names */
   readonly outputPath: Int32Array;
 }
 

@@ -31,6 +31,9 @@ export function storeError(err: unknown, path: string): EventStoreError {
   return new EventStoreError('UNAVAILABLE', `event store ${path}: ${message}`, { path, sqlite: typeof code === 'string' ? code : undefined }, { cause: err });
 }
 
+/** page cache per connection, KiB */
+const CACHE_KIB = 64 * 1024;
+
 export interface OpenOptions {
   /** Run PRAGMA quick_check at open (reads the whole file: slow on large stores). Default false. */
   verify?: boolean;
@@ -57,6 +60,11 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database.Dat
       throw new EventStoreError('UNAVAILABLE', `event store ${path}: could not switch to WAL (journal_mode=${String(mode)})`, { path });
     }
     db.pragma('synchronous = FULL');
+    // Up to 64 MiB of page cache (SQLite's default is 2 MiB), filled only as pages are used. Event ids
+    // and streams are random keys: a large multi-stream append (a stdenv invalidation, 91k events)
+    // touches most pages of both indexes, and with 2 MiB they were evicted and spilled mid-transaction
+    // (measured: 91,690 appends 2.8 -> 2.1 s).
+    db.pragma(`cache_size = -${CACHE_KIB}`);
     if (opts.verify) {
       const result = db.pragma('quick_check', { simple: true });
       if (result !== 'ok') throw new EventStoreError('STORE_CORRUPT', `event store ${path} failed quick_check: ${String(result)}`, { path });
