@@ -201,15 +201,6 @@ export interface InvalidationGraph {
   readonly outputPath: Int32Array;
 }
 
-interface CompactAffected {
-  drv: number;
-  because: { drvPath: string; outputPath: string };
-  consumers: number[];
-  /** result indexes (into resultAttempt) of the invalidated attempts */
-  results: number[];
-  outputPaths: number[];
-}
-
 /**
  * planInvalidation over an InvalidationGraph: the same walk, step for step (same work-list order,
  * same first `because`), so the same events in the same order.
@@ -222,8 +213,22 @@ export function planInvalidationCompact(
   const rootDrvPath = root.data.drvPath;
   const rootDrv = g.drvNumber(rootDrvPath);
   const nDrvs = g.drvPaths.length;
+  // the affected drvs ("entries", numbered as reached) in flat arrays, not an object each: a stdenv
+  // walk reaches ~90k, and their garbage was collected in the middle of the plan
   const entryOf = new Int32Array(nDrvs).fill(-1);
-  const byIndex: CompactAffected[] = [];
+  let entries = 0;
+  const entryDrv = new Int32Array(nDrvs);
+  /** the first upstream that reached the entry: drv number (-2: the root) and store path number */
+  const becauseFrom = new Int32Array(nDrvs);
+  const becausePath = new Int32Array(nDrvs);
+  // per entry, two linked lists: its invalidated results (indexes into resultAttempt), and the
+  // entries that consumed its outputs (edges for the topological sort)
+  const resultHead = new Int32Array(nDrvs).fill(-1);
+  const resultNext: number[] = [];
+  const resultOf: number[] = [];
+  const consumerHead = new Int32Array(nDrvs).fill(-1);
+  const consumerNext: number[] = [];
+  const consumerOf: number[] = [];
   // store paths the index does not know (the root's own, perhaps) get numbers past the graph's
   const nPaths = g.storePaths.length;
   const extraPaths: string[] = [];
@@ -261,23 +266,23 @@ export function planInvalidationCompact(
     if (drv === rootDrv) return;
     let index = entryOf[drv];
     if (index < 0) {
-      index = byIndex.length;
+      index = entries++;
       entryOf[drv] = index;
-      byIndex.push({
-        drv,
-        because: { drvPath: from === -2 ? rootDrvPath : g.drvPaths[from], outputPath: pathOf(outputPath) },
-        consumers: [],
-        results: [],
-        outputPaths: [],
-      });
+      entryDrv[index] = drv;
+      becauseFrom[index] = from;
+      becausePath[index] = outputPath;
     }
-    const entry = byIndex[index];
-    if (producer >= 0) byIndex[producer].consumers.push(index);
-    if (entry.results.includes(r)) return;
-    entry.results.push(r);
+    if (producer >= 0) {
+      consumerOf.push(index);
+      consumerNext.push(consumerHead[producer]);
+      consumerHead[producer] = consumerOf.length - 1;
+    }
+    for (let x = resultHead[index]; x >= 0; x = resultNext[x]) if (resultOf[x] === r) return;
+    resultOf.push(r);
+    resultNext.push(resultHead[index]);
+    resultHead[index] = resultOf.length - 1;
     for (let o = g.outputStart[r], oEnd = g.outputStart[r + 1]; o < oEnd; o++) {
       const p = g.outputPath[o];
-      if (!entry.outputPaths.includes(p)) entry.outputPaths.push(p);
       if (!seen(p)) {
         markSeen(p);
         workPath.push(p);
@@ -325,17 +330,33 @@ export function planInvalidationCompact(
   };
   const rootEventId = root.id;
   let metadata: ResultInvalidated['metadata'] | undefined;
-  const eventFor = (a: CompactAffected): ResultInvalidated => {
-    const drvPath = g.drvPaths[a.drv];
-    const attemptIds = a.results.map((r) => g.resultAttempt[r]).sort();
+  const eventFor = (index: number): ResultInvalidated => {
+    const drv = entryDrv[index];
+    const drvPath = g.drvPaths[drv];
+    const attemptIds: string[] = [];
+    const outputPaths: string[] = [];
+    for (let x = resultHead[index]; x >= 0; x = resultNext[x]) {
+      const r = resultOf[x];
+      attemptIds.push(g.resultAttempt[r]);
+      for (let o = g.outputStart[r], oEnd = g.outputStart[r + 1]; o < oEnd; o++) {
+        const p = pathOf(g.outputPath[o]);
+        if (!outputPaths.includes(p)) outputPaths.push(p);
+      }
+    }
+    attemptIds.sort();
+    const from = becauseFrom[index];
     const e = makeEvent(
       'ResultInvalidated',
       {
         drvPath,
-        serial: g.serial[a.drv],
-        because: { drvPath: a.because.drvPath, outputPath: a.because.outputPath, rootEventId },
+        serial: g.serial[drv],
+        because: {
+          drvPath: from === -2 ? rootDrvPath : g.drvPaths[from],
+          outputPath: pathOf(becausePath[index]),
+          rootEventId,
+        },
         attemptIds,
-        outputPaths: a.outputPaths.map(pathOf).sort(),
+        outputPaths: outputPaths.sort(),
       },
       idempotencyKeys.resultInvalidated(rootEventId, drvPath, attemptIds),
       meta,
@@ -345,17 +366,14 @@ export function planInvalidationCompact(
     return e;
   };
   const order = g.drvNumbersSorted
-    ? (a: CompactAffected, b: CompactAffected) => a.drv - b.drv
-    : (a: CompactAffected, b: CompactAffected) => {
-        const x = g.drvPaths[a.drv];
-        const y = g.drvPaths[b.drv];
+    ? (a: number, b: number) => entryDrv[a] - entryDrv[b]
+    : (a: number, b: number) => {
+        const x = g.drvPaths[entryDrv[a]];
+        const y = g.drvPaths[entryDrv[b]];
         return x < y ? -1 : x > y ? 1 : 0;
       };
-  return topologicalLevels(byIndex.map((a) => a.consumers)).map((level) =>
-    level
-      .map((i) => byIndex[i])
-      .sort(order)
-      .map(eventFor),
+  return linkedTopologicalLevels(entries, consumerHead, consumerNext, consumerOf).map((level) =>
+    level.sort(order).map(eventFor),
   );
 }
 
@@ -368,9 +386,32 @@ function byDrvPath(a: Affected, b: Affected): number {
  * edge counts twice on both sides, so it is harmless). Returns node indexes per level.
  */
 export function topologicalLevels(consumers: readonly (readonly number[])[]): number[][] {
-  const n = consumers.length;
+  const head = new Int32Array(consumers.length).fill(-1);
+  const next: number[] = [];
+  const to: number[] = [];
+  // linked back to front, so each node's list is walked in the array's order
+  consumers.forEach((tos, i) => {
+    for (let k = tos.length - 1; k >= 0; k--) {
+      to.push(tos[k]);
+      next.push(head[i]);
+      head[i] = to.length - 1;
+    }
+  });
+  return linkedTopologicalLevels(consumers.length, head, next, to);
+}
+
+/**
+ * topologicalLevels over edges kept as linked lists: node i's consumers are `to[e]` for e = head[i],
+ * next[e], ... (-1 ends). The same levels as a set; the order within a level is the caller's to fix.
+ */
+function linkedTopologicalLevels(
+  n: number,
+  head: Int32Array,
+  next: readonly number[],
+  to: readonly number[],
+): number[][] {
   const indegree = new Int32Array(n);
-  for (const tos of consumers) for (const to of tos) indegree[to]++;
+  for (let e = 0; e < to.length; e++) indegree[to[e]]++;
   const levels: number[][] = [];
   let current: number[] = [];
   for (let i = 0; i < n; i++) if (indegree[i] === 0) current.push(i);
@@ -378,11 +419,10 @@ export function topologicalLevels(consumers: readonly (readonly number[])[]): nu
   while (current.length > 0) {
     levels.push(current);
     placed += current.length;
-    const next: number[] = [];
-    for (const i of current) {
-      for (const to of consumers[i]) if (--indegree[to] === 0) next.push(to);
-    }
-    current = next;
+    const following: number[] = [];
+    for (const i of current)
+      for (let e = head[i]; e >= 0; e = next[e]) if (--indegree[to[e]] === 0) following.push(to[e]);
+    current = following;
   }
   // a cycle cannot come from real builds (an attempt consumes what existed before it); if the log
   // says otherwise, still invalidate those results, last
