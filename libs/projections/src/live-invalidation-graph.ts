@@ -13,8 +13,15 @@ import {
   type InvalidationGraph,
   type ValidResultsDoc,
 } from '@buildgraph/domain';
-import { Numbering } from './invalidation-graph';
+import { Numbering } from './numbering';
 import type { DocChange, ReadStore } from './read-store';
+
+/** The rows of valid-results (`[drvPath, json]`), consumers and unreported-consumers (keys). */
+export interface IndexRows {
+  validResults: Iterable<[string, string]>;
+  consumers: () => Iterable<string>;
+  unreported: () => Iterable<string>;
+}
 
 /** one valid result: its attempt's number and its outputs' path numbers, in output name order */
 interface Result {
@@ -132,16 +139,28 @@ export class LiveInvalidationGraph {
 
   /** From the store as committed; undefined if an index has more than `maxRows` rows (then the policy seeks). */
   static load(store: ReadStore, maxRows = 5_000_000): LiveInvalidationGraph | undefined {
+    return LiveInvalidationGraph.fromRows(
+      {
+        validResults: store.allRows(VALID_RESULTS),
+        consumers: () => store.allKeys(CONSUMERS),
+        unreported: () => store.allKeys(UNREPORTED),
+      },
+      maxRows,
+    );
+  }
+
+  /** From the three indexes' rows, each in key order (any order works: links are sorted into groups). */
+  static fromRows(source: IndexRows, maxRows = 5_000_000): LiveInvalidationGraph | undefined {
     const g = new LiveInvalidationGraph(maxRows);
-    for (const [key, json] of store.allRows(VALID_RESULTS)) {
+    for (const [key, json] of source.validResults) {
       g.setResults(key, JSON.parse(json) as ValidResultsDoc);
       if (g.drvs.strings.length > maxRows) return undefined;
     }
-    for (const key of store.allKeys(CONSUMERS)) {
+    for (const key of source.consumers()) {
       g.link(g.consumers, g.paths, key);
       if (g.consumers.size > maxRows) return undefined;
     }
-    for (const key of store.allKeys(UNREPORTED)) {
+    for (const key of source.unreported()) {
       g.link(g.unreported, g.drvs, key);
       if (g.unreported.size > maxRows) return undefined;
     }
