@@ -269,11 +269,7 @@ export class LiveInvalidationGraph {
   }
 
   private setResults(drvPath: string, doc: ValidResultsDoc | undefined): void {
-    const d = this.drvs.number(drvPath, 0, drvPath.length);
-    while (this.serials.length <= d) {
-      this.serials.push(-1);
-      this.results.push(undefined);
-    }
+    const d = this.numberDrv(drvPath, 0, drvPath.length);
     this.serials[d] = doc === undefined ? -1 : doc.serial;
     this.results[d] =
       doc === undefined
@@ -291,16 +287,22 @@ export class LiveInvalidationGraph {
           });
   }
 
+  /** The drv text[start, end) names, numbered now if new (without a document: serial -1, no results). */
+  private numberDrv(text: string, start: number, end: number): number {
+    const d = this.drvs.number(text, start, end);
+    while (this.serials.length <= d) {
+      this.serials.push(-1);
+      this.results.push(undefined);
+    }
+    return d;
+  }
+
   /** `<first> <drvPath> <attemptId>`, numbered without cutting the key apart */
   private link(links: Links, first: Numbering, key: string): void {
     const sep = key.indexOf(KEY_SEP);
     const second = key.indexOf(KEY_SEP, sep + 1);
     const group = first.number(key, 0, sep);
-    const d = this.drvs.number(key, sep + 1, second);
-    while (this.serials.length <= d) {
-      this.serials.push(-1);
-      this.results.push(undefined);
-    }
+    const d = this.numberDrv(key, sep + 1, second);
     links.add(group, d, this.attempts.number(key, second + 1, key.length));
   }
 }
