@@ -19,9 +19,7 @@ import {
   planInvalidation,
   planInvalidationCompact,
   toStored,
-  VALID_RESULTS,
   type DrvStateDoc,
-  type ValidResultsDoc,
   type ResultPoisoned,
 } from '@buildgraph/domain';
 import { openSqliteEventStore } from '@buildgraph/eventstore';
@@ -30,11 +28,10 @@ import {
   PROJECTIONS,
   ProjectionRunner,
   ReadStore,
-  consumersOf,
   decodeEvent,
   drvState,
   loadInvalidationGraph,
-  unreportedConsumersOf,
+  invalidationView,
 } from '@buildgraph/projections';
 import { round, secondsSince, type BenchSuite } from '../harness';
 import { EVENTS_PER_DRV, historyStore } from './replay';
@@ -90,11 +87,7 @@ const suite: BenchSuite = async ({ quick }) => {
   await runner.start();
   // the pure plan alone (same read store, before the poisoning is appended)
   const planStart = process.hrtime.bigint();
-  const plan = planInvalidation(poison, {
-    validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
-    consumersOf: (p) => consumersOf(rs, p),
-    unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
-  });
+  const plan = planInvalidation(poison, invalidationView(rs));
   const planSeconds = secondsSince(planStart);
   const planned = plan.reduce((n, l) => n + l.length, 0);
   // what a policy without its kept graph does: load the graph from the read store, then walk it

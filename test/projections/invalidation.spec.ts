@@ -29,6 +29,7 @@ import {
   drvState,
   loadInvalidationGraph,
   unreportedConsumersOf,
+  invalidationView,
 } from '@buildgraph/projections';
 import { Farm, type Drv } from './support';
 import { openLive, type Live } from './live';
@@ -179,11 +180,7 @@ describe('invalidation policy', () => {
     const graph = loadInvalidationGraph(rs)!;
     expect(planInvalidationCompact(root, graph)).toEqual(seeking);
     // from one consumer only (a late success), and from one that is not a valid result
-    const seekingView = {
-      validResults: (d: string) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
-      consumersOf: (p: string) => consumersOf(rs, p),
-      unreportedConsumersOf: (d: string) => unreportedConsumersOf(rs, d),
-    };
+    const seekingView = invalidationView(rs);
     for (const only of [
       { drvPath: w.app.drvPath, attemptId: 'a1' },
       { drvPath: w.app.drvPath, attemptId: 'no-such-attempt' },
@@ -202,11 +199,7 @@ describe('invalidation policy', () => {
     const { runner, rs } = live.runner('replica', [new InvalidationPolicy({ bulkAfter: 0 })]);
     await runner.start();
     const root = w.farm.poisoned(w.lib, 1, ['l1'], [w.lib.outputs.out]) as ResultPoisoned;
-    const expected = planInvalidation(root, {
-      validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
-      consumersOf: (p) => consumersOf(rs, p),
-      unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
-    });
+    const expected = planInvalidation(root, invalidationView(rs));
     await live.append([root]);
     await live.settle();
     expect(expected.flat()).toHaveLength(3);
@@ -234,14 +227,13 @@ describe('invalidation policy', () => {
     await live.append(w.farm.log);
     await live.settle();
     const second = w.farm.poisoned(w.lib, 2, ['l2'], [w.lib.outputs.out]) as ResultPoisoned;
-    const expected = planInvalidation(second, {
-      validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
-      consumersOf: (p) => consumersOf(rs, p),
-      unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
-    });
-    expect(expected.flat().map((e) => e.data.drvPath).sort()).toEqual(
-      [w.app.drvPath, w.tool.drvPath, viewer.drvPath].sort(),
-    );
+    const expected = planInvalidation(second, invalidationView(rs));
+    expect(
+      expected
+        .flat()
+        .map((e) => e.data.drvPath)
+        .sort(),
+    ).toEqual([w.app.drvPath, w.tool.drvPath, viewer.drvPath].sort());
     await live.append([second]);
     await live.settle();
     const all = await invalidations(live);

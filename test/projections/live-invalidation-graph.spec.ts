@@ -14,15 +14,13 @@ import {
   type DomainEvent,
   type DrvStateDoc,
   type ResultPoisoned,
-  type ValidResultsDoc,
 } from '@buildgraph/domain';
 import {
   LiveInvalidationGraph,
-  consumersOf,
   loadInvalidationGraph,
-  unreportedConsumersOf,
   type Processor,
   type ReadStore,
+  invalidationView,
 } from '@buildgraph/projections';
 import { historyEvents } from '../support/history';
 import { openLive, type Live } from './live';
@@ -82,11 +80,7 @@ describe('the invalidation graph kept between poisonings', () => {
       // the stdenv, and a spread of other drvs with a valid result
       const drvPaths = [facts.stdenv, ...facts.drvPaths.filter((_, i) => i % 97 === 5)];
       const loaded = loadInvalidationGraph(rs)!;
-      const seeking = {
-        validResults: (d: string) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
-        consumersOf: (p: string) => consumersOf(rs, p),
-        unreportedConsumersOf: (d: string) => unreportedConsumersOf(rs, d),
-      };
+      const seeking = invalidationView(rs);
       let planned = 0;
       drvPaths.forEach((drvPath, n) => {
         const root = poisoning(rs, drvPath, n);

@@ -15,6 +15,7 @@ import {
   KEY_SEP,
   REFERRERS,
   UNREPORTED,
+  VALID_RESULTS,
   attemptKey,
   fodDue,
   parseConsumerKey,
@@ -28,8 +29,10 @@ import {
   type GraphDoc,
   type GroupOutcomeDoc,
   type IncoherenceDoc,
+  type InvalidationView,
   type NegativeCacheConfig,
   type ShouldBuild,
+  type ValidResultsDoc,
 } from '@buildgraph/domain';
 import { ProjectionError } from './errors';
 import type { ReadStore } from './read-store';
@@ -131,6 +134,15 @@ export function unreportedConsumersOf(rs: ReadStore, drvPath: string): AttemptRe
     const { drvPath: consumer, attemptId } = parseConsumerKey(k);
     return { drvPath: consumer, attemptId };
   });
+}
+
+/** The invalidation walk's view of a read store, every lookup a seek (planInvalidation). */
+export function invalidationView(rs: ReadStore): InvalidationView {
+  return {
+    validResults: (d) => rs.get<ValidResultsDoc>(VALID_RESULTS, d),
+    consumersOf: (p) => consumersOf(rs, p),
+    unreportedConsumersOf: (d) => unreportedConsumersOf(rs, d),
+  };
 }
 
 /** Resolved outputs built to more than one store path: evidence of non-determinism. */
